@@ -1,0 +1,320 @@
+"""Stage 3: a processed spaCy Doc → the concept mentions the relation rules read.
+
+Sources, in order of authority: the gazetteer (via the EntityRuler's ``doc.ents``
+with ``ent_id_``), abbreviations defined in the same abstract (scispaCy's
+AbbreviationDetector), an installed statistical NER model, and patterns for
+gene-like symbols, microRNAs, cell types and sizes that no vocabulary lists.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from spacy.tokens import Doc, Span
+
+from minemig.gazetteer import Concept, Gazetteer
+from minemig.lexicon import (
+    CELL_SUFFIXES,
+    GENE_CONTEXT_FOLLOWERS,
+    NOT_GENE_FOLLOWERS,
+    NOT_GENE_SYMBOLS,
+)
+from minemig.sizes import find_sizes
+
+UNLISTED_PREFIX = "UNLISTED:"
+
+# Labels of scispaCy NER models (bionlp13cg, craft, jnlpba, bc5cdr, core_sci) → our kinds.
+MODEL_LABEL_KINDS = {
+    "GENE_OR_GENE_PRODUCT": "gene",
+    "GGP": "gene",
+    "GENE": "gene",
+    "PROTEIN": "gene",
+    "DNA": "gene",
+    "RNA": "gene",
+    "CELL": "cell_type",
+    "CELL_TYPE": "cell_type",
+    "SIMPLE_CHEMICAL": "cargo",
+    "CHEMICAL": "cargo",
+    "CHEBI": "cargo",
+    "DISEASE": "disease",
+    "CANCER": "disease",
+}
+
+_GENE_SYMBOL = re.compile(
+    r"^(?:[A-Z][A-Z0-9]{1,9}[a-z]?|[A-Z][a-z]{1,6}[0-9]{1,3}[a-z]?|[A-Z]{2,6}[0-9]{0,3}[A-Z]?)$"
+)
+_HAS_DIGIT = re.compile(r"[0-9]")
+_MIRNA = re.compile(
+    r"\b(?:(?:hsa|mmu|rno)-)?(?:miR|microRNA|mir|let)[- ]?\d+[a-z]?(?:-\d)?(?:-[35]p)?\b",
+)
+_GENE_LIKE_HEADS = re.compile(
+    r"(?:protein|kinase|synthase|receptor|ase|in|factor|ligand|transporter|channel|"
+    r"integrin|tetraspanin|[0-9])$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class SpanMention:
+    """A mention as the relation rules see it: token span, kind and canonical id."""
+
+    start: int  # token index in the Doc
+    end: int
+    start_char: int
+    end_char: int
+    kind: str  # a gazetteer category: ev_type, gene, probe, cargo, function, ...; or size
+    entity_id: str
+    name: str
+    text: str
+    source: str
+    unlisted: bool = False
+    size_min_nm: float | None = None
+    size_max_nm: float | None = None
+
+    def overlaps(self, other: SpanMention) -> bool:
+        return self.start < other.end and other.start < self.end
+
+
+def _from_span(span: Span, concept: Concept, source: str) -> SpanMention:
+    return SpanMention(
+        span.start,
+        span.end,
+        span.start_char,
+        span.end_char,
+        concept.category,
+        concept.id,
+        concept.name,
+        span.text,
+        source,
+    )
+
+
+def _symbol_case_ok(text: str, concept: Concept) -> bool:
+    """Short gene symbols match only as written in capitals or mouse case ("Tspan4"),
+    so "cat" or "set" in running text is never CAT or SET."""
+    if concept.category != "gene" or not text.islower():
+        return True
+    lowered_forms = [f for f in concept.surface_forms if f.lower() == text.lower()]
+    return any(form.islower() for form in lowered_forms) and len(text) > 4
+
+
+def _defined_abbreviations(doc: Doc) -> list[tuple[Span, Span]]:
+    if not Doc.has_extension("abbreviations"):
+        return []
+    pairs = []
+    for short in doc._.abbreviations:
+        long_form = short._.long_form
+        if long_form is not None:
+            pairs.append((short, long_form))
+    return pairs
+
+
+def collect_mentions(doc: Doc, gazetteer: Gazetteer) -> list[SpanMention]:
+    """All mentions in ``doc``, non-overlapping, in text order."""
+    mentions: list[SpanMention] = []
+    for ent in doc.ents:
+        concept = gazetteer.get(ent.ent_id_) if ent.ent_id_ else None
+        if concept is None or not _symbol_case_ok(ent.text, concept):
+            continue
+        mentions.append(_from_span(ent, concept, "gazetteer"))
+
+    mentions = _apply_abbreviations(doc, gazetteer, mentions)
+    mentions = _apply_curated_senses(doc, gazetteer, mentions)
+    taken = _Occupancy(mentions)
+    for ent in doc.ents:
+        kind = MODEL_LABEL_KINDS.get(ent.label_)
+        if kind and not ent.ent_id_ and taken.free(ent.start, ent.end):
+            mention = _unlisted(ent, kind, "model")
+            if mention:
+                taken.add(mention)
+    for mention in _pattern_candidates(doc):
+        if taken.free(mention.start, mention.end):
+            taken.add(mention)
+    for mention in _size_mentions(doc):
+        if taken.free(mention.start, mention.end):
+            taken.add(mention)
+    return sorted(taken.mentions, key=lambda m: (m.start, m.end))
+
+
+class _Occupancy:
+    def __init__(self, mentions: Iterable[SpanMention]) -> None:
+        self.mentions = list(mentions)
+        self._tokens = {i for m in self.mentions for i in range(m.start, m.end)}
+
+    def free(self, start: int, end: int) -> bool:
+        return not any(i in self._tokens for i in range(start, end))
+
+    def add(self, mention: SpanMention) -> None:
+        self.mentions.append(mention)
+        self._tokens.update(range(mention.start, mention.end))
+
+
+def _apply_abbreviations(
+    doc: Doc, gazetteer: Gazetteer, mentions: list[SpanMention]
+) -> list[SpanMention]:
+    """A short form defined in the abstract means what its long form means, there.
+
+    "whole-genome amplification (WGA)" removes the lectin reading of every WGA in
+    that abstract; "tetraspanin 4 (T4)" makes every later T4 a TSPAN4 mention.
+    """
+    by_start = {m.start: m for m in mentions}
+    definitions: dict[str, SpanMention | None] = {}
+    for short, long_form in _defined_abbreviations(doc):
+        long_mentions = [
+            m for m in mentions if m.start >= long_form.start and m.end <= long_form.end
+        ]
+        # The long form's head (its last concept) names what the short form stands for.
+        meaning = max(long_mentions, key=lambda m: m.end) if long_mentions else None
+        if meaning is not None and meaning.end < long_form.end - 1:
+            meaning = None  # the concept is only a modifier inside the long form
+        definitions[short.text] = meaning
+    if not definitions:
+        return mentions
+
+    def agrees_with_definition(m: SpanMention) -> bool:
+        if m.text not in definitions:
+            return True
+        meaning = definitions[m.text]
+        return meaning is not None and meaning.entity_id == m.entity_id
+
+    kept = [m for m in mentions if agrees_with_definition(m)]
+    occupied = {i for m in kept for i in range(m.start, m.end)}
+    for token in doc:
+        meaning = definitions.get(token.text)
+        if (
+            meaning is None
+            or token.i in occupied
+            or (token.i in by_start and by_start[token.i] in kept)
+        ):
+            continue
+        concept = gazetteer.get(meaning.entity_id)
+        if concept is None:
+            continue
+        span = doc[token.i : token.i + 1]
+        kept.append(_from_span(span, concept, "abbreviation"))
+        occupied.add(token.i)
+    return sorted(kept, key=lambda m: m.start)
+
+
+def _apply_curated_senses(
+    doc: Doc, gazetteer: Gazetteer, mentions: list[SpanMention]
+) -> list[SpanMention]:
+    """Ambiguous curated short forms (no id in abbreviations.tsv) need their sense in the text.
+
+    Such a form keeps its gazetteer reading only when the abstract also names that
+    concept in full somewhere; otherwise it is dropped rather than guessed.
+    """
+    ambiguous = {a.short for a in gazetteer.abbreviations if not a.id}
+    if not ambiguous:
+        return mentions
+    ids_named_in_full = {m.entity_id for m in mentions if m.text not in ambiguous}
+    return [m for m in mentions if m.text not in ambiguous or m.entity_id in ids_named_in_full]
+
+
+def _unlisted(span: Span, kind: str, source: str) -> SpanMention | None:
+    text = span.text.strip()
+    if not text or text.lower() in NOT_GENE_SYMBOLS:
+        return None
+    if kind == "gene":
+        name = normalise_symbol(text) if " " not in text else text
+        entity_id = name if _GENE_SYMBOL.match(name) else UNLISTED_PREFIX + text.lower()
+    else:
+        name = text.lower()
+        if name.endswith("s") and not name.endswith("ss"):
+            name = name[:-1]
+        entity_id = UNLISTED_PREFIX + name
+    return SpanMention(
+        span.start,
+        span.end,
+        span.start_char,
+        span.end_char,
+        kind,
+        entity_id,
+        name,
+        span.text,
+        source,
+        unlisted=True,
+    )
+
+
+def normalise_symbol(text: str) -> str:
+    """Mouse and rat gene case to the human symbol's case: Tspan4 → TSPAN4, Pip5k1a → PIP5K1A."""
+    if text.lower().startswith(("mir-", "let-", "microrna")):
+        return text
+    return text.upper()
+
+
+def _looks_like_gene(token_text: str) -> bool:
+    if token_text.lower() in NOT_GENE_SYMBOLS or not _GENE_SYMBOL.match(token_text):
+        return False
+    return bool(_HAS_DIGIT.search(token_text)) or token_text.isupper()
+
+
+def _pattern_candidates(doc: Doc) -> Iterable[SpanMention]:
+    """Gene-like symbols, microRNAs and cell-type nouns that no vocabulary named."""
+    for match in _MIRNA.finditer(doc.text):
+        span = doc.char_span(match.start(), match.end(), alignment_mode="expand")
+        if span is not None:
+            name = match.group(0)
+            yield SpanMention(
+                span.start,
+                span.end,
+                span.start_char,
+                span.end_char,
+                "cargo",
+                UNLISTED_PREFIX + name.lower(),
+                name,
+                span.text,
+                "pattern",
+                unlisted=True,
+            )
+    for token in doc:
+        text = token.text
+        following = doc[token.i + 1].lower_ if token.i + 1 < len(doc) else ""
+        if _looks_like_gene(text):
+            if following in NOT_GENE_FOLLOWERS:
+                continue
+            if not _HAS_DIGIT.search(text) and following not in GENE_CONTEXT_FOLLOWERS:
+                continue  # all-capital words without digits are too often acronyms
+            mention = _unlisted(doc[token.i : token.i + 1], "gene", "pattern")
+            if mention:
+                yield mention
+        elif token.lower_.endswith(CELL_SUFFIXES) and token.is_alpha and len(text) > 6:
+            if token.lower_ in {"cell", "cells"}:
+                continue
+            yield from _cell_mention(doc, token.i)
+
+
+def _cell_mention(doc: Doc, index: int) -> Iterable[SpanMention]:
+    # One modifier is kept ("dendritic cells", "mesenchymal stem cells" keeps two).
+    start = index
+    while start > 0 and start > index - 2 and doc[start - 1].is_alpha and doc[start - 1].is_lower:
+        if doc[start - 1].lower_ in {"the", "of", "and", "or", "by", "from", "in", "with", "to"}:
+            break
+        start -= 1
+    mention = _unlisted(doc[start : index + 1], "cell_type", "pattern")
+    if mention:
+        yield mention
+
+
+def _size_mentions(doc: Doc) -> Iterable[SpanMention]:
+    for size in find_sizes(doc.text):
+        span = doc.char_span(size.start, size.end, alignment_mode="expand")
+        if span is None:
+            continue
+        yield SpanMention(
+            span.start,
+            span.end,
+            span.start_char,
+            span.end_char,
+            "size",
+            size.entity_id,
+            size.text,
+            size.text,
+            "pattern",
+            unlisted=False,
+            size_min_nm=size.min_nm,
+            size_max_nm=size.max_nm,
+        )

@@ -1,0 +1,64 @@
+"""minemig's spaCy components: sentence starts at line breaks, mentions, findings.
+
+Registered as factories here and exposed through the ``spacy_factories`` entry
+point, so a config can name them without importing minemig first.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import scispacy.abbreviation  # noqa: F401  registers the "abbreviation_detector" factory
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from minemig.mentions import collect_mentions
+from minemig.nlp.gazetteer_patterns import cached_gazetteer
+from minemig.relate import findings_from_doc
+
+# scispaCy's abbreviation detector warns (W036) on every abstract that defines nothing.
+warnings.filterwarnings("ignore", message=r"\[W036\]", category=UserWarning)
+
+Doc.set_extension("minemig_mentions", default=None, force=True)
+Doc.set_extension("findings", default=None, force=True)
+
+
+@Language.component("minemig_paragraphs", assigns=["token.is_sent_start"])
+def paragraph_breaks(doc: Doc) -> Doc:
+    """A line break (title / abstract section) always starts a new sentence."""
+    for token in doc[:-1]:
+        if token.is_space and "\n" in token.text:
+            doc[token.i + 1].is_sent_start = True
+    return doc
+
+
+class MentionFinder:
+    def __init__(self, gazetteers: Sequence[str], abbreviations: Sequence[str]) -> None:
+        self.gazetteer = cached_gazetteer(tuple(gazetteers), tuple(abbreviations))
+
+    def __call__(self, doc: Doc) -> Doc:
+        doc._.minemig_mentions = collect_mentions(doc, self.gazetteer)
+        return doc
+
+
+@Language.factory(
+    "minemig_mentions",
+    assigns=["doc._.minemig_mentions"],
+    default_config={"gazetteers": [], "abbreviations": []},
+)
+def make_mention_finder(
+    nlp: Language, name: str, gazetteers: list[str], abbreviations: list[str]
+) -> MentionFinder:
+    return MentionFinder(gazetteers, abbreviations)
+
+
+class FindingExtractor:
+    def __call__(self, doc: Doc) -> Doc:
+        doc._.findings = findings_from_doc(doc, doc._.minemig_mentions or [])
+        return doc
+
+
+@Language.factory("minemig_findings", assigns=["doc._.findings"], requires=["doc.sents"])
+def make_finding_extractor(nlp: Language, name: str) -> FindingExtractor:
+    return FindingExtractor()

@@ -1,0 +1,530 @@
+"""The SQLite store: runs, articles and findings, behind named migrations.
+
+All SQL lives here. Every write that belongs together is one transaction, so a
+run killed at any point leaves either the whole batch or none of it, and the next
+run can simply do the batch again: articles are upserted by PMID and findings are
+replaced per (PMID, pipeline version), which makes every write idempotent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from minemig.errors import StoreError
+from minemig.models import AbstractSection, Article, Finding, PubDate
+
+BUSY_TIMEOUT_SECONDS = 10.0
+
+
+def _utcnow() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+# Named migrations, applied in order once each and recorded in `_migrations`.
+# Never edit one that has shipped: add a new one.
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "0001_runs_articles_findings",
+        """
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            command TEXT NOT NULL,
+            pipeline TEXT NOT NULL DEFAULT '',
+            query TEXT NOT NULL DEFAULT '',
+            query_translation TEXT NOT NULL DEFAULT '',
+            warnings TEXT NOT NULL DEFAULT '[]',
+            mindate TEXT NOT NULL DEFAULT '',
+            maxdate TEXT NOT NULL DEFAULT '',
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            status TEXT NOT NULL DEFAULT 'running',
+            error TEXT NOT NULL DEFAULT '',
+            counts TEXT NOT NULL DEFAULT '{}',
+            versions TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE TABLE articles (
+            pmid TEXT PRIMARY KEY,
+            version INTEGER NOT NULL DEFAULT 1,
+            title TEXT NOT NULL DEFAULT '',
+            abstract TEXT NOT NULL DEFAULT '',
+            sections TEXT NOT NULL DEFAULT '[]',
+            journal TEXT NOT NULL DEFAULT '',
+            pub_year INTEGER,
+            pub_month INTEGER,
+            pub_day INTEGER,
+            pub_date_raw TEXT NOT NULL DEFAULT '',
+            doi TEXT NOT NULL DEFAULT '',
+            pmcid TEXT NOT NULL DEFAULT '',
+            mesh TEXT NOT NULL DEFAULT '[]',
+            publication_types TEXT NOT NULL DEFAULT '[]',
+            language TEXT NOT NULL DEFAULT '',
+            is_book INTEGER NOT NULL DEFAULT 0,
+            content_hash TEXT NOT NULL,
+            deleted INTEGER NOT NULL DEFAULT 0,
+            revised INTEGER NOT NULL DEFAULT 0,
+            first_run INTEGER REFERENCES runs(id),
+            last_changed_run INTEGER REFERENCES runs(id)
+        );
+        CREATE TABLE findings (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            pmid TEXT NOT NULL REFERENCES articles(pmid),
+            pipeline_version TEXT NOT NULL,
+            ev_type TEXT NOT NULL,
+            category TEXT NOT NULL,
+            entity TEXT NOT NULL,
+            entity_id TEXT NOT NULL,
+            predicate TEXT NOT NULL DEFAULT '',
+            negated INTEGER NOT NULL,
+            speculative INTEGER NOT NULL,
+            evidence TEXT NOT NULL,
+            sentence_index INTEGER NOT NULL,
+            start_char INTEGER NOT NULL,
+            end_char INTEGER NOT NULL,
+            unlisted INTEGER NOT NULL DEFAULT 0,
+            size_min_nm REAL,
+            size_max_nm REAL,
+            run_id INTEGER REFERENCES runs(id)
+        );
+        CREATE INDEX findings_by_pmid ON findings(pmid, pipeline_version);
+        CREATE INDEX findings_by_key ON findings(ev_type, category, entity_id);
+        -- Which article content each pipeline version has already read: re-reading
+        -- unchanged records costs nothing.
+        CREATE TABLE extractions (
+            pmid TEXT NOT NULL REFERENCES articles(pmid),
+            pipeline_version TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            run_id INTEGER REFERENCES runs(id),
+            PRIMARY KEY (pmid, pipeline_version)
+        );
+        """,
+    ),
+]
+
+
+@dataclass(frozen=True)
+class WriteCounts:
+    """What one batch did to the store."""
+
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    findings: int = 0
+
+    def __add__(self, other: WriteCounts) -> WriteCounts:
+        return WriteCounts(
+            **{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)}
+        )
+
+
+def article_content_hash(article: Article) -> str:
+    """A digest of everything a record says, so a revised record is recognised as changed."""
+    payload = json.dumps(asdict(article), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def _store_error(path: str, exc: sqlite3.Error) -> StoreError:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        hint = "another minemig process is writing to it; try again when it has finished"
+    elif "readonly" in text or "read-only" in text:
+        hint = "the file or its folder is read-only; choose another --db or fix the permissions"
+    elif "not a database" in text or "malformed" in text:
+        hint = "the file is not a minemig database or is corrupt; point --db at another file"
+    elif "disk" in text and "full" in text:
+        hint = "the disk is full; free space and run again (nothing of this batch was kept)"
+    else:
+        hint = "nothing of the failed batch was kept"
+    return StoreError(f"database {path}: {text} ({hint})")
+
+
+class Store:
+    """One SQLite database. Use as a context manager; ``path=':memory:'`` for tests."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        try:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None
+            )
+            self._conn.row_factory = sqlite3.Row
+            self._conn.execute("PRAGMA foreign_keys = ON")
+            if self.path != ":memory:":
+                # WAL lets readers (export, digest) run while a cron update writes.
+                self._conn.execute("PRAGMA journal_mode = WAL")
+            self._migrate()
+        except sqlite3.Error as exc:
+            raise _store_error(self.path, exc) from None
+        except OSError as exc:
+            raise StoreError(f"database {self.path}: {exc.strerror or exc}") from None
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _transaction(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Run ``work`` in one IMMEDIATE transaction; any failure rolls all of it back."""
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return result
+        except sqlite3.Error as exc:
+            raise _store_error(self.path, exc) from None
+
+    def _migrate(self) -> None:
+        conn = self._conn
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT)"
+        )
+        applied = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+        for name, sql in MIGRATIONS:
+            if name in applied:
+                continue
+
+            def apply(c: sqlite3.Connection, name: str = name, sql: str = sql) -> None:
+                for statement in _split_sql(sql):
+                    c.execute(statement)
+                c.execute("INSERT INTO _migrations VALUES (?, ?)", (name, _utcnow()))
+
+            self._transaction(apply)
+
+    def applied_migrations(self) -> list[str]:
+        return [row[0] for row in self._conn.execute("SELECT name FROM _migrations ORDER BY name")]
+
+    # -- runs ----------------------------------------------------------------------
+
+    def start_run(
+        self,
+        command: str,
+        *,
+        pipeline: str = "",
+        query: str = "",
+        mindate: str = "",
+        maxdate: str = "",
+        versions: Mapping[str, str] | None = None,
+    ) -> int:
+        def work(c: sqlite3.Connection) -> int:
+            cursor = c.execute(
+                "INSERT INTO runs (command, pipeline, query, mindate, maxdate, started_at,"
+                " versions) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    command,
+                    pipeline,
+                    query,
+                    mindate,
+                    maxdate,
+                    _utcnow(),
+                    json.dumps(dict(versions or {}), sort_keys=True),
+                ),
+            )
+            return int(cursor.lastrowid or 0)
+
+        return int(self._transaction(work))
+
+    def record_search(self, run_id: int, query_translation: str, warnings: Sequence[str]) -> None:
+        self._transaction(
+            lambda c: c.execute(
+                "UPDATE runs SET query_translation = ?, warnings = ? WHERE id = ?",
+                (query_translation, json.dumps(list(warnings)), run_id),
+            )
+        )
+
+    def finish_run(
+        self,
+        run_id: int,
+        status: str,
+        *,
+        counts: Mapping[str, int] | None = None,
+        error: str = "",
+        maxdate: str | None = None,
+    ) -> None:
+        def work(c: sqlite3.Connection) -> None:
+            c.execute(
+                "UPDATE runs SET status = ?, finished_at = ?, counts = ?, error = ? WHERE id = ?",
+                (status, _utcnow(), json.dumps(dict(counts or {}), sort_keys=True), error, run_id),
+            )
+            if maxdate is not None:
+                c.execute("UPDATE runs SET maxdate = ? WHERE id = ?", (maxdate, run_id))
+
+        self._transaction(work)
+
+    def runs(self) -> list[dict[str, Any]]:
+        return [_run_row(row) for row in self._conn.execute("SELECT * FROM runs ORDER BY id")]
+
+    def last_successful_run(self, command: str, pipeline: str) -> dict[str, Any] | None:
+        row = self._conn.execute(
+            "SELECT * FROM runs WHERE command = ? AND pipeline = ? AND status = 'ok'"
+            " ORDER BY id DESC LIMIT 1",
+            (command, pipeline),
+        ).fetchone()
+        return _run_row(row) if row else None
+
+    # -- articles and findings -----------------------------------------------------
+
+    def write_batch(
+        self,
+        run_id: int,
+        articles: Iterable[Article] = (),
+        deleted_pmids: Iterable[str] = (),
+        findings: Mapping[str, Sequence[Finding]] | None = None,
+        pipeline_version: str = "",
+    ) -> WriteCounts:
+        """Upsert articles, apply deletions and replace findings, all in one transaction.
+
+        ``findings`` maps a PMID to all findings of that article under
+        ``pipeline_version``; a PMID present with an empty list records that the
+        article was read and yielded nothing.
+        """
+        articles = list(articles)
+        deleted_pmids = list(deleted_pmids)
+
+        def work(c: sqlite3.Connection) -> WriteCounts:
+            new = updated = unchanged = deleted = written = 0
+            for article in articles:
+                outcome = _upsert_article(c, article, run_id)
+                new += outcome == "new"
+                updated += outcome == "updated"
+                unchanged += outcome == "unchanged"
+            for pmid in deleted_pmids:
+                cursor = c.execute(
+                    "UPDATE articles SET deleted = 1, last_changed_run = ?"
+                    " WHERE pmid = ? AND deleted = 0",
+                    (run_id, pmid),
+                )
+                deleted += cursor.rowcount
+            for pmid, rows in (findings or {}).items():
+                written += _replace_findings(c, pmid, rows, pipeline_version, run_id)
+            return WriteCounts(new, updated, unchanged, deleted, written)
+
+        counts: WriteCounts = self._transaction(work)
+        return counts
+
+    def pmids_needing_extraction(
+        self, pmids_and_hashes: Iterable[tuple[str, str]], pipeline_version: str
+    ) -> set[str]:
+        """The PMIDs whose current content this pipeline version has not read yet."""
+        needed = set()
+        for pmid, content_hash in pmids_and_hashes:
+            row = self._conn.execute(
+                "SELECT content_hash FROM extractions WHERE pmid = ? AND pipeline_version = ?",
+                (pmid, pipeline_version),
+            ).fetchone()
+            if row is None or row[0] != content_hash:
+                needed.add(pmid)
+        return needed
+
+    def article_count(self, include_deleted: bool = False) -> int:
+        sql = "SELECT COUNT(*) FROM articles"
+        if not include_deleted:
+            sql += " WHERE deleted = 0"
+        return int(self._conn.execute(sql).fetchone()[0])
+
+    def get_article(self, pmid: str) -> dict[str, Any] | None:
+        row = self._conn.execute("SELECT * FROM articles WHERE pmid = ?", (pmid,)).fetchone()
+        return _article_row(row) if row else None
+
+    def iter_articles(self, include_deleted: bool = False) -> Iterator[dict[str, Any]]:
+        sql = "SELECT * FROM articles"
+        if not include_deleted:
+            sql += " WHERE deleted = 0"
+        sql += " ORDER BY CAST(pmid AS INTEGER), pmid"
+        for row in self._conn.execute(sql):
+            yield _article_row(row)
+
+    def iter_findings(
+        self, pipeline_version: str | None = None, include_deleted: bool = False
+    ) -> Iterator[dict[str, Any]]:
+        """Stored findings with their article's publication date, in a stable order."""
+        sql = (
+            "SELECT f.*, a.pub_year, a.pub_month, a.pub_day, a.publication_types, a.title"
+            " FROM findings f JOIN articles a ON a.pmid = f.pmid WHERE 1 = 1"
+        )
+        params: list[Any] = []
+        if pipeline_version is not None:
+            sql += " AND f.pipeline_version = ?"
+            params.append(pipeline_version)
+        if not include_deleted:
+            sql += " AND a.deleted = 0"
+        sql += " ORDER BY CAST(f.pmid AS INTEGER), f.pmid, f.sentence_index, f.start_char, f.id"
+        for row in self._conn.execute(sql, params):
+            yield _finding_row(row)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """Read-only access for the diff and digest stages."""
+        try:
+            return list(self._conn.execute(sql, params))
+        except sqlite3.Error as exc:
+            raise _store_error(self.path, exc) from None
+
+
+def _split_sql(script: str) -> list[str]:
+    # Statements are kept simple (no semicolons inside literals) so a plain split is safe.
+    statements = []
+    for chunk in script.split(";"):
+        lines = [line for line in chunk.splitlines() if not line.strip().startswith("--")]
+        statement = "\n".join(lines).strip()
+        if statement:
+            statements.append(statement)
+    return statements
+
+
+def _upsert_article(c: sqlite3.Connection, article: Article, run_id: int) -> str:
+    content_hash = article_content_hash(article)
+    row = c.execute(
+        "SELECT content_hash, deleted FROM articles WHERE pmid = ?", (article.pmid,)
+    ).fetchone()
+    if row is not None and row[0] == content_hash and not row[1]:
+        return "unchanged"
+    values = (
+        article.version,
+        article.title,
+        article.abstract,
+        json.dumps([asdict(s) for s in article.abstract_sections], ensure_ascii=False),
+        article.journal,
+        article.pub_date.year,
+        article.pub_date.month,
+        article.pub_date.day,
+        article.pub_date.raw,
+        article.doi,
+        article.pmcid,
+        json.dumps(list(article.mesh_headings), ensure_ascii=False),
+        json.dumps(list(article.publication_types), ensure_ascii=False),
+        article.language,
+        int(article.is_book),
+        content_hash,
+    )
+    if row is None:
+        c.execute(
+            "INSERT INTO articles (version, title, abstract, sections, journal, pub_year,"
+            " pub_month, pub_day, pub_date_raw, doi, pmcid, mesh, publication_types, language,"
+            " is_book, content_hash, pmid, first_run, last_changed_run)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (*values, article.pmid, run_id, run_id),
+        )
+        return "new"
+    c.execute(
+        "UPDATE articles SET version = ?, title = ?, abstract = ?, sections = ?, journal = ?,"
+        " pub_year = ?, pub_month = ?, pub_day = ?, pub_date_raw = ?, doi = ?, pmcid = ?,"
+        " mesh = ?, publication_types = ?, language = ?, is_book = ?, content_hash = ?,"
+        " deleted = 0, revised = 1, last_changed_run = ? WHERE pmid = ?",
+        (*values, run_id, article.pmid),
+    )
+    return "updated"
+
+
+def _replace_findings(
+    c: sqlite3.Connection,
+    pmid: str,
+    findings: Sequence[Finding],
+    pipeline_version: str,
+    run_id: int,
+) -> int:
+    c.execute(
+        "DELETE FROM findings WHERE pmid = ? AND pipeline_version = ?", (pmid, pipeline_version)
+    )
+    c.executemany(
+        "INSERT INTO findings (pmid, pipeline_version, ev_type, category, entity, entity_id,"
+        " predicate, negated, speculative, evidence, sentence_index, start_char, end_char,"
+        " unlisted, size_min_nm, size_max_nm, run_id)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                pmid,
+                pipeline_version,
+                f.ev_type,
+                f.category,
+                f.entity,
+                f.entity_id,
+                f.predicate,
+                int(f.negated),
+                int(f.speculative),
+                f.evidence,
+                f.sentence_index,
+                f.start_char,
+                f.end_char,
+                int(f.unlisted),
+                f.size_min_nm,
+                f.size_max_nm,
+                run_id,
+            )
+            for f in findings
+        ],
+    )
+    content_hash = c.execute("SELECT content_hash FROM articles WHERE pmid = ?", (pmid,)).fetchone()
+    if content_hash is not None:
+        c.execute(
+            "INSERT INTO extractions (pmid, pipeline_version, content_hash, run_id)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT (pmid, pipeline_version)"
+            " DO UPDATE SET content_hash = excluded.content_hash, run_id = excluded.run_id",
+            (pmid, pipeline_version, content_hash[0], run_id),
+        )
+    return len(findings)
+
+
+def _run_row(row: sqlite3.Row) -> dict[str, Any]:
+    data = dict(row)
+    for key in ("warnings", "counts", "versions"):
+        data[key] = json.loads(data[key])
+    return data
+
+
+def _article_row(row: sqlite3.Row) -> dict[str, Any]:
+    data = dict(row)
+    for key in ("sections", "mesh", "publication_types"):
+        data[key] = json.loads(data[key])
+    data["pub_date"] = PubDate(data["pub_year"], data["pub_month"], data["pub_day"]).iso()
+    data["year"] = data["pub_year"]
+    return data
+
+
+def article_from_row(data: Mapping[str, Any]) -> Article:
+    """Rebuild the typed record from a stored row (for re-extraction from the store)."""
+    return Article(
+        pmid=data["pmid"],
+        version=data["version"],
+        title=data["title"],
+        abstract_sections=tuple(AbstractSection(**s) for s in data["sections"]),
+        journal=data["journal"],
+        pub_date=PubDate(
+            data["pub_year"], data["pub_month"], data["pub_day"], data["pub_date_raw"]
+        ),
+        doi=data["doi"],
+        pmcid=data["pmcid"],
+        mesh_headings=tuple(data["mesh"]),
+        publication_types=tuple(data["publication_types"]),
+        language=data["language"],
+        is_book=bool(data["is_book"]),
+    )
+
+
+def _finding_row(row: sqlite3.Row) -> dict[str, Any]:
+    data = dict(row)
+    for key in ("negated", "speculative", "unlisted"):
+        data[key] = bool(data[key])
+    data["pub_date"] = PubDate(
+        data.pop("pub_year"), data.pop("pub_month"), data.pop("pub_day")
+    ).iso()
+    data["publication_types"] = json.loads(data["publication_types"])
+    return data

@@ -24,6 +24,7 @@ CATEGORIES = frozenset(
         "cargo",
         "function",
         "cell_type",
+        "cell_line",  # recognised so it is not mistaken for a gene, never a finding
         "organ",
         "disease",
         "method",

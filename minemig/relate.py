@@ -482,7 +482,7 @@ def _classify(
         ):
             return None
         return "size", "has_size"
-    if kind == "organ":
+    if kind in {"organ", "cell_line"}:
         return None
     if formation and kind in {"gene", "cargo", "biogenesis", "probe"}:
         cue = _first_cue(clause_words, EFFECT_STEMS)

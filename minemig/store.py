@@ -371,6 +371,15 @@ class Store:
         for row in self._conn.execute(sql, params):
             yield _finding_row(row)
 
+    def findings_of(self, pmids: Sequence[str], pipeline_version: str) -> list[dict[str, Any]]:
+        """The stored findings of these articles, in the order the PMIDs are given."""
+        wanted = list(dict.fromkeys(pmids))
+        by_pmid: dict[str, list[dict[str, Any]]] = {pmid: [] for pmid in wanted}
+        for row in self.iter_findings(pipeline_version):
+            if row["pmid"] in by_pmid:
+                by_pmid[row["pmid"]].append(row)
+        return [row for pmid in wanted for row in by_pmid[pmid]]
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         """Read-only access for the diff and digest stages."""
         try:
@@ -517,6 +526,11 @@ def article_from_row(data: Mapping[str, Any]) -> Article:
         language=data["language"],
         is_book=bool(data["is_book"]),
     )
+
+
+def finding_from_row(row: Mapping[str, Any]) -> Finding:
+    """The typed finding of a row from :meth:`Store.iter_findings`."""
+    return Finding(**{name: row[name] for name in Finding.__dataclass_fields__ if name in row})
 
 
 def _finding_row(row: sqlite3.Row) -> dict[str, Any]:

@@ -1,0 +1,407 @@
+"""The ``minemig`` command line: the only place that catches errors and prints them.
+
+Exit status: 0 done (also when nothing is new), 1 failed, 2 usage error. Errors
+are one line on stderr; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any, TextIO, TypeVar
+
+import click
+
+from minemig import __version__
+from minemig.errors import MinemigError, UsageError
+
+log = logging.getLogger("minemig")
+F = TypeVar("F", bound=Callable[..., Any])
+
+_DATE_FORMATS = (
+    (re.compile(r"^(\d{4})$"), 1),
+    (re.compile(r"^(\d{4})[/-](\d{1,2})$"), 2),
+    (re.compile(r"^(\d{4})[/-](\d{1,2})[/-](\d{1,2})$"), 3),
+)
+
+
+def parse_pubmed_date(value: str | None, option: str) -> str | None:
+    """YYYY, YYYY/MM or YYYY/MM/DD (or with dashes), checked, as NCBI wants it: YYYY/MM/DD."""
+    if value is None:
+        return None
+    text = value.strip()
+    for pattern, parts in _DATE_FORMATS:
+        match = pattern.match(text)
+        if not match:
+            continue
+        numbers = [int(g) for g in match.groups()]
+        full = numbers + [1] * (3 - parts)
+        try:
+            date(*full)
+        except ValueError:
+            break
+        if full[0] < 1800:
+            break
+        return "/".join([f"{numbers[0]:04d}", *(f"{n:02d}" for n in numbers[1:])])
+    raise UsageError(f"{option} {value!r} is not a date (use YYYY, YYYY/MM or YYYY/MM/DD)")
+
+
+def common_options(func: F) -> F:
+    """--db, --pipeline and --debug on every command, as DESIGN.md's contract says."""
+    func = click.option("--debug", is_flag=True, help="Show the full traceback of an error.")(func)
+    func = click.option(
+        "--pipeline",
+        "pipeline_name",
+        default="migrasome",
+        show_default=True,
+        help="Topic to use: a name from pipelines/ or a path to a .toml file.",
+    )(func)
+    func = click.option(
+        "--db",
+        "db_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="SQLite database (default: $MINEMIG_DB or the data directory).",
+    )(func)
+    return func
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="minemig")
+def cli() -> None:
+    """Keep knowledge about migrasomes current from new PubMed literature.
+
+    Example: minemig update --digest-dir ~/digests
+    """
+
+
+def _open_store(db_path: Path | None) -> Any:
+    from minemig.settings import default_db_path
+    from minemig.store import Store
+
+    return Store(db_path or default_db_path())
+
+
+def _reader_for(topic: Any) -> Any:
+    from minemig.nlp import build_reader
+
+    return build_reader(topic.gazetteer_files, topic.abbreviation_files, topic.model)
+
+
+@contextmanager
+def _progress(label: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
+    """A progress bar on a terminal; silence when stderr is a file, a pipe or cron."""
+    if not sys.stderr.isatty():
+        yield lambda n: None
+        return
+    with click.progressbar(length=total or 0, label=label, file=sys.stderr, show_pos=True) as bar:
+        yield bar.update
+
+
+def _emit(text: str, out: TextIO | None = None) -> None:
+    click.echo(text, file=out or sys.stdout, nl=False)
+
+
+# -- ingest ---------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--no-findings", is_flag=True, help="Store the articles without reading them.")
+@common_options
+def ingest(
+    files: tuple[Path, ...],
+    no_findings: bool,
+    db_path: Path | None,
+    pipeline_name: str,
+    debug: bool,
+) -> None:
+    """Load PubMed XML files (.xml, .xml.gz, or folders of them) into the store.
+
+    Example: minemig ingest pubmed25n1001.xml.gz efetch-batch.xml
+    """
+    from minemig.orchestrate import ingest as run_ingest
+    from minemig.topic import load_topic
+
+    topic = load_topic(pipeline_name)
+    reader = None if no_findings else _reader_for(topic)
+    with _open_store(db_path) as store, _progress("ingest") as advance:
+        tally = run_ingest(store, list(files), reader, topic.name, progress=advance)
+    click.echo(tally.summary("ingest"))
+
+
+# -- search ---------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--mindate", help="Earliest entry date: YYYY, YYYY/MM or YYYY/MM/DD.")
+@click.option("--maxdate", help="Latest entry date: YYYY, YYYY/MM or YYYY/MM/DD.")
+@click.option(
+    "--max",
+    "max_records",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Fetch at most this many records (newest first).",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["md", "jsonl", "csv"]),
+    default="md",
+    show_default=True,
+)
+@common_options
+def search(
+    query: str,
+    mindate: str | None,
+    maxdate: str | None,
+    max_records: int | None,
+    output_format: str,
+    db_path: Path | None,
+    pipeline_name: str,
+    debug: bool,
+) -> None:
+    """Search PubMed, store the records and their findings, and report the findings.
+
+    Example: minemig search "migrasome AND neutrophil" --mindate 2024 --format jsonl
+    """
+    from minemig.baseline import load_baseline
+    from minemig.fetch import EutilsClient
+    from minemig.orchestrate import search as run_search
+    from minemig.settings import NcbiSettings
+    from minemig.store import finding_from_row
+    from minemig.topic import load_topic
+
+    if not query.strip():
+        raise UsageError("the query is empty; give PubMed search terms, e.g. migrasome*[tw]")
+    mindate = parse_pubmed_date(mindate, "--mindate")
+    maxdate = parse_pubmed_date(maxdate, "--maxdate")
+    topic = load_topic(pipeline_name)
+    baseline = load_baseline(topic.baseline_path)
+    reader = _reader_for(topic)
+    with (
+        EutilsClient(NcbiSettings.from_env()) as client,
+        _open_store(db_path) as store,
+        _progress("search") as advance,
+    ):
+        tally, pmids = run_search(
+            store,
+            client,
+            query,
+            reader,
+            topic.name,
+            mindate=mindate,
+            maxdate=maxdate,
+            max_records=max_records,
+            batch_size=topic.batch_size,
+            progress=advance,
+        )
+        rows = store.findings_of(pmids, reader.version)
+    findings = baseline.with_status(map(finding_from_row, rows), topic.watched_ev_types)
+    _write_findings(findings, output_format, f"PubMed search: {query}")
+    click.echo(tally.summary("search"), err=True)
+
+
+# -- extract --------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["jsonl", "csv", "md"]),
+    default="jsonl",
+    show_default=True,
+)
+@common_options
+def extract(
+    files: tuple[Path, ...],
+    output_format: str,
+    db_path: Path | None,
+    pipeline_name: str,
+    debug: bool,
+) -> None:
+    """Print the findings of the articles in PubMed XML files (no store, no network).
+
+    Example: minemig extract efetch.xml --format csv
+    """
+    from minemig.baseline import load_baseline
+    from minemig.orchestrate import extract as run_extract
+    from minemig.topic import load_topic
+
+    topic = load_topic(pipeline_name)
+    baseline = load_baseline(topic.baseline_path)
+    reader = _reader_for(topic)
+    findings = baseline.with_status(
+        run_extract(list(files), reader, lambda message: log.warning("%s", message)),
+        topic.watched_ev_types,
+    )
+    _write_findings(findings, output_format, f"Findings in {len(files)} file(s)")
+
+
+def _write_findings(findings: Any, output_format: str, title: str) -> None:
+    from minemig.report import (
+        FINDING_FIELDS,
+        finding_record,
+        findings_markdown,
+        write_csv,
+        write_jsonl,
+    )
+
+    if output_format == "md":
+        _emit(findings_markdown(findings, title))
+    elif output_format == "csv":
+        write_csv((finding_record(f) for f in findings), FINDING_FIELDS, sys.stdout)
+    else:
+        write_jsonl((finding_record(f) for f in findings), sys.stdout)
+
+
+# -- export ---------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("what", type=click.Choice(["articles", "findings"]))
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["jsonl", "csv"]),
+    default="jsonl",
+    show_default=True,
+)
+@common_options
+def export(
+    what: str, output_format: str, db_path: Path | None, pipeline_name: str, debug: bool
+) -> None:
+    """Print what the store holds: articles, or findings with their status.
+
+    Example: minemig export findings --format csv > findings.csv
+    """
+    from minemig.report import ARTICLE_FIELDS, FINDING_FIELDS, write_csv, write_jsonl
+
+    with _open_store(db_path) as store:
+        if what == "articles":
+            rows: Any = ({k: a[k] for k in ARTICLE_FIELDS} for a in store.iter_articles())
+            fields: tuple[str, ...] = ARTICLE_FIELDS
+        else:
+            rows = _stored_findings(store, pipeline_name)
+            fields = (*FINDING_FIELDS, "pub_date", "pipeline_version")
+        if output_format == "csv":
+            write_csv(rows, fields, sys.stdout)
+        else:
+            write_jsonl(({k: row.get(k) for k in fields} for row in rows), sys.stdout)
+
+
+def _stored_findings(store: Any, pipeline_name: str) -> Iterator[dict[str, Any]]:
+    """Stored findings with their status against the topic's baseline, computed now."""
+    from minemig.baseline import load_baseline
+    from minemig.store import finding_from_row
+    from minemig.topic import load_topic
+
+    topic = load_topic(pipeline_name)
+    baseline = load_baseline(topic.baseline_path)
+    for row in store.iter_findings():
+        row["status"] = baseline.status(finding_from_row(row), topic.watched_ev_types)
+        yield row
+
+
+# -- baseline -------------------------------------------------------------------------
+
+
+@cli.command("baseline")
+@click.option(
+    "--format", "output_format", type=click.Choice(["md", "csv"]), default="md", show_default=True
+)
+@common_options
+def baseline_command(
+    output_format: str, db_path: Path | None, pipeline_name: str, debug: bool
+) -> None:
+    """Print the baseline claims the topic's findings are compared with.
+
+    Example: minemig baseline --format csv
+    """
+    from minemig.baseline import COLUMNS, load_baseline
+    from minemig.report import escape_markdown, write_csv
+    from minemig.topic import load_topic
+
+    topic = load_topic(pipeline_name)
+    claims = load_baseline(topic.baseline_path).claims
+    if output_format == "csv":
+        write_csv(
+            ({c: getattr(claim, c) for c in COLUMNS} for claim in claims), COLUMNS, sys.stdout
+        )
+        return
+    lines = [
+        f"# Baseline claims: {escape_markdown(topic.name)}",
+        "",
+        "| EV type | category | entity | id | size (nm) | kind | source |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for claim in claims:
+        size = (
+            f"{claim.min_nm:g}–{claim.max_nm:g}"
+            if claim.min_nm is not None and claim.max_nm is not None
+            else ""
+        )
+        lines.append(
+            f"| {claim.ev_type} | {claim.category} | {escape_markdown(claim.entity)} |"
+            f" {claim.entity_id} | {size} | {claim.kind} | {escape_markdown(claim.source)} |"
+        )
+    _emit("\n".join(lines) + "\n")
+
+
+# -- entry point ----------------------------------------------------------------------
+
+
+def _configure_logging(debug: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("minemig: %(message)s"))
+    log.handlers[:] = [handler]
+    log.setLevel(logging.DEBUG if debug else logging.WARNING)
+    log.propagate = False
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI and turn every error into one line and an exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    _configure_logging(debug)
+    try:
+        cli.main(args=args, prog_name="minemig", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Error: interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        click.echo(f"Error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except UsageError as exc:
+        if debug:
+            traceback.print_exc()
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    except MinemigError as exc:
+        if debug:
+            traceback.print_exc()
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("Error: interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)  # `minemig export ... | head` is not an error
+    except Exception as exc:  # the last line of defence: one line, never a traceback
+        if debug:
+            traceback.print_exc()
+        click.echo(
+            f"Error: internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
+            err=True,
+        )
+        sys.exit(1)
+    sys.exit(0)

@@ -122,6 +122,7 @@ def collect_mentions(doc: Doc, gazetteer: Gazetteer) -> list[SpanMention]:
 
     mentions = _apply_abbreviations(doc, gazetteer, mentions)
     mentions = _apply_curated_senses(doc, gazetteer, mentions)
+    mentions = _drop_non_claims(doc, mentions)
     taken = _Occupancy(mentions)
     for ent in doc.ents:
         kind = MODEL_LABEL_KINDS.get(ent.label_)
@@ -211,6 +212,30 @@ def _apply_curated_senses(
         return mentions
     ids_named_in_full = {m.entity_id for m in mentions if m.text not in ambiguous}
     return [m for m in mentions if m.text not in ambiguous or m.entity_id in ids_named_in_full]
+
+
+# Words before an RNA mention that make it a reagent, not a cargo ('short hairpin RNA').
+REAGENT_RNA_BEFORE = frozenset({"hairpin", "interfering", "guide", "antisense", "silencing"})
+
+
+def _drop_non_claims(doc: Doc, mentions: list[SpanMention]) -> list[SpanMention]:
+    """Mentions that name no claimed entity: a class noun in apposition to its member
+    ('the chemokine CCL2' keeps CCL2), a count ('2,146 proteins'), a reagent
+    ('short hairpin RNA')."""
+    kept = []
+    for index, m in enumerate(mentions):
+        following = mentions[index + 1] if index + 1 < len(mentions) else None
+        previous_word = doc[m.start - 1].lower_ if m.start > 0 else ""
+        is_class_noun = m.text[:1].islower() and m.kind in {"gene", "cargo", "biogenesis"}
+        if (is_class_noun and following is not None and following.start == m.end
+                and following.kind == "gene"):
+            continue
+        if is_class_noun and m.start > 0 and doc[m.start - 1].like_num:
+            continue
+        if m.kind == "cargo" and previous_word in REAGENT_RNA_BEFORE:
+            continue
+        kept.append(m)
+    return kept
 
 
 def _unlisted(span: Span, kind: str, source: str) -> SpanMention | None:

@@ -21,29 +21,35 @@ from spacy.tokens import Doc, Span, Token
 from minemig.lexicon import (
     ALWAYS_CLAUSE_BREAK,
     ANAPHORA,
-    CARGO_STEMS,
+    CARGO_CUES,
     CLAUSE_CONNECTIVES,
     CONTRAST_OPENERS,
-    EFFECT_STEMS,
+    EFFECT_CUES,
     FORMATION_NOUNS,
     FORMATION_VERBS_OF_EV,
-    FUNCTION_STEMS,
+    FUNCTION_CUES,
+    GLUE_WORDS,
     HEDGE_EXCLUDED_FORMS,
     HEDGE_STEMS,
-    MARKER_STEMS,
-    METHOD_STEMS,
+    MARKER_CUES,
+    METHOD_CUES,
     NEGATION_WORDS,
     NOT_A_NEGATION_AFTER,
     PERTURBATION_WORDS,
-    PRODUCER_STEMS,
-    RECIPIENT_STEMS,
+    PRODUCER_CUES,
+    RECIPIENT_CUES,
+    REQUIREMENT_CUES,
+    STRONG_MARKER_CUES,
+    TRANSPARENT_HEADS,
+    EV_STAND_INS,
+    ADJACENT_ONLY_CUES,
+    SUBJECT_CARRYING_STARTS,
 )
 from minemig.mentions import SpanMention
 from minemig.models import Finding
 
 RULES_VERSION = "minemig.clause_rules.v1"
-MAX_DISTANCE = 18  # tokens between an entity and its EV mention
-SIZE_MAX_DISTANCE = 10
+SIZE_MAX_DISTANCE = 10  # words between a size and its EV
 
 # Words that may stand between an entity and the EV noun it modifies.
 COMPOUND_LINKS = frozenset(
@@ -170,11 +176,31 @@ def _resolve_anaphora(
     focus_ev: str,
     pronouns_allowed: bool,
 ) -> list[SpanMention]:
-    """'These vesicles' and, after a sentence about an EV, 'they' stand for that EV type."""
-    if not focus_ev:
-        return mentions
+    """'These vesicles' and, after a sentence about an EV, 'they' stand for that EV type;
+    so does 'TSPAN4-positive vesicles' for the EV last named before it."""
     occupied = {i for m in mentions for i in range(m.start, m.end)}
     added = []
+    for m in mentions:
+        if m.kind == "ev_type":
+            continue
+        k = m.end
+        linked = 0
+        while k < sentence.end and doc[k].lower_ in COMPOUND_LINKS and linked < 3:
+            k += 1
+            linked += 1
+        if not linked or k >= sentence.end or doc[k].lower_ not in EV_STAND_INS or k in occupied:
+            continue
+        earlier = [e for e in mentions if e.kind == "ev_type" and e.end <= m.start]
+        target = earlier[-1].entity_id if earlier else focus_ev
+        if target:
+            span = doc[k : k + 1]
+            added.append(
+                SpanMention(k, k + 1, span.start_char, span.end_char, "ev_type", target, target,
+                            span.text, "anaphora")
+            )
+            occupied.add(k)
+    if not focus_ev:
+        return sorted([*mentions, *added], key=lambda m: m.start)
     i = sentence.start
     while i < sentence.end:
         for phrase in ANAPHORA:
@@ -279,13 +305,38 @@ def _contrast_evs(doc: Doc, clause_start: int, mentions: list[SpanMention]) -> s
 def _individually_negated(doc: Doc, clause_start: int, mentions: list[SpanMention]) -> set[int]:
     """Mentions negated on their own: 'but not exosomes', 'neither X nor Y', 'no CD63'."""
     found = set()
+    occupied = {i for m in mentions for i in range(m.start, m.end)}
     for m in mentions:
         k = m.start - 1
-        while k >= clause_start and doc[k].lower_ in DETERMINERS:
+        skipped = 0
+        while k >= clause_start and skipped < 4 and k not in occupied and (
+            doc[k].lower_ in DETERMINERS
+            or (doc[k].is_alpha and doc[k].lower_ not in NEGATION_WORDS
+                and doc[k].lower_ not in GLUE_WORDS and not _stem_in(doc[k].lower_, ALL_CUES))
+            or doc[k].text == "-"
+        ):
             k -= 1
+            skipped += 1
         if k >= clause_start and doc[k].lower_ in {"not", "nor", "neither", "no"}:
             found.add(m.start)
     return found
+
+
+@dataclass(frozen=True)
+class _Participant:
+    """A mention as it takes part in one clause; a carried subject sits at the clause start."""
+
+    mention: SpanMention
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class _Link:
+    ev: _Participant
+    cue: str
+    cue_class: str  # marker, cargo, effect, function, producer, method, compound, disease, size
+    score: float
 
 
 def _sentence_findings(
@@ -294,66 +345,98 @@ def _sentence_findings(
     clauses = _split_clauses(doc, sentence, mentions)
     previous: _Clause | None = None
     for clause in clauses:
-        evs = [m for m in clause.mentions if m.kind == "ev_type"]
-        entities = [m for m in clause.mentions if m.kind != "ev_type"]
-        carried_ev: SpanMention | None = None
-        if previous is not None and clause.opener in _subject_carrying():
-            if not [e for e in evs if e.start not in clause.contrast_evs]:
-                prior = [
-                    m
-                    for m in previous.mentions
-                    if m.kind == "ev_type" and m.start not in previous.contrast_evs
-                ]
-                if prior:
-                    carried_ev = prior[-1]
-            if clause.opener in {"which", "that", "who", "whose"} and not entities:
-                prior_entities = [m for m in previous.mentions if m.kind != "ev_type"]
-                if prior_entities:
-                    entities = [prior_entities[-1]]
+        evs = [_Participant(m, m.start, m.end) for m in clause.mentions if m.kind == "ev_type"]
+        entities = [
+            _Participant(m, m.start, m.end) for m in clause.mentions if m.kind != "ev_type"
+        ]
+        if previous is not None:
+            evs, entities = _carry_subject(doc, clause, previous, evs, entities)
         for entity in entities:
-            group = _choose_evs(doc, clause, entity, evs, carried_ev)
-            if not group:
+            links = _choose_links(doc, clause, entity, evs)
+            if not links:
                 continue
-            anchor = group[0]
-            decided = _classify(doc, clause, entity, anchor)
+            decided = _classify(doc, clause, entity, links[0])
             if decided is None:
                 continue
             category, predicate = decided
             speculative = _speculative(doc, clause, sentence)
-            for ev in group:
-                negated = _negated(doc, clause, entity, ev, category)
+            for link in links:
+                negated = _negated(doc, clause, entity, link, category)
+                m = entity.mention
                 yield Finding(
                     pmid=pmid,
-                    ev_type=ev.entity_id,
+                    ev_type=link.ev.mention.entity_id,
                     category=category,
-                    entity=entity.name,
-                    entity_id=entity.entity_id,
+                    entity=m.name,
+                    entity_id=m.entity_id,
                     predicate=predicate,
                     negated=negated,
                     speculative=speculative,
                     evidence=sentence.text.strip(),
                     sentence_index=sentence_index,
-                    start_char=entity.start_char,
-                    end_char=entity.end_char,
-                    unlisted=entity.unlisted,
-                    size_min_nm=entity.size_min_nm,
-                    size_max_nm=entity.size_max_nm,
+                    start_char=m.start_char,
+                    end_char=m.end_char,
+                    unlisted=m.unlisted,
+                    size_min_nm=m.size_min_nm,
+                    size_max_nm=m.size_max_nm,
                 )
         previous = clause
 
 
-def _subject_carrying() -> frozenset[str]:
-    from minemig.lexicon import SUBJECT_CARRYING_STARTS
+AUXILIARIES = frozenset(
+    """is are was were be been has have had did does do could may might can would should
+    also then thereby thus instead""".split()
+)
 
-    return SUBJECT_CARRYING_STARTS
+
+def _carry_subject(
+    doc: Doc,
+    clause: _Clause,
+    previous: _Clause,
+    evs: list[_Participant],
+    entities: list[_Participant],
+) -> tuple[list[_Participant], list[_Participant]]:
+    """Give a clause whose subject is elided ('…, which carry X', 'but was excluded from
+    migrasomes') the subject of the clause before it."""
+    first_words = [t.lower_ for t in doc[clause.start : min(clause.start + 2, clause.end)]]
+    opener = first_words[0] if first_words else ""
+    elided = opener in SUBJECT_CARRYING_STARTS or opener in AUXILIARIES or (
+        opener in {"but", "and", "whereas", "while"} and len(first_words) > 1
+        and first_words[1] in AUXILIARIES
+    )
+    if not elided or not previous.mentions:
+        return evs, entities
+    subject = previous.mentions[0]
+    if opener in {"which", "that", "who", "whose"}:
+        subject = previous.mentions[-1]  # a relative clause is about what precedes it
+    carried = _Participant(subject, clause.start, clause.start)
+    if subject.kind == "ev_type":
+        if subject.start in previous.contrast_evs:
+            return evs, entities
+        live = [e for e in evs if e.mention.start not in clause.contrast_evs]
+        if not live:
+            evs = [*evs, carried]
+    elif not entities:
+        entities = [carried]
+    return evs, entities
 
 
-def _tokens_between(doc: Doc, a: SpanMention, b: SpanMention) -> Span:
+def _path(doc: Doc, a: _Participant, b: _Participant) -> list[Token]:
+    """Tokens strictly between two participants, without parenthetical asides."""
     first, second = (a, b) if a.start <= b.start else (b, a)
-    return doc[first.end : second.start]
+    tokens = []
+    depth = 0
+    for token in doc[first.end : second.start]:
+        if token.text in {"(", "["}:
+            depth += 1
+        elif token.text in {")", "]"}:
+            depth = max(0, depth - 1)
+        elif depth == 0:
+            tokens.append(token)
+    return tokens
 
 
-def _is_compound(doc: Doc, entity: SpanMention, ev: SpanMention) -> bool:
+def _is_compound(doc: Doc, entity: _Participant, ev: _Participant) -> bool:
     """'TSPAN4-positive migrasomes', 'neutrophil-derived migrasomes', 'migrasome-mediated X'."""
     if entity.end <= ev.start:
         between = doc[entity.end : ev.start]
@@ -361,179 +444,286 @@ def _is_compound(doc: Doc, entity: SpanMention, ev: SpanMention) -> bool:
         between = doc[ev.end : entity.start]
     else:
         return False
+    if entity.start == entity.end or ev.start == ev.end:
+        return False  # carried subjects are never compounds
     return len(between) <= 3 and all(t.lower_ in COMPOUND_LINKS for t in between)
 
 
-def _choose_evs(
-    doc: Doc,
-    clause: _Clause,
-    entity: SpanMention,
-    evs: list[SpanMention],
-    carried_ev: SpanMention | None,
-) -> list[SpanMention]:
-    """The EV mention(s) this entity's claim is about, with coordinated EVs ('X and Y')."""
-    candidates = [
-        e
-        for e in evs
-        if e.start not in clause.contrast_evs and e.start not in clause.negated_mentions
+CUE_CLASSES_BY_KIND: dict[str, tuple[str, ...]] = {
+    "gene": ("marker", "cargo", "effect"),
+    "probe": ("marker", "cargo", "effect"),
+    "cargo": ("marker", "cargo", "effect"),
+    "biogenesis": ("marker", "cargo", "effect", "producer"),
+    "function": ("function",),
+    "cell_type": ("producer",),
+    "method": ("method",),
+    "disease": (),
+    "size": (),
+}
+CUES_BY_CLASS: dict[str, Sequence[str]] = {
+    "marker": MARKER_CUES,
+    "cargo": CARGO_CUES,
+    "effect": EFFECT_CUES,
+    "function": FUNCTION_CUES,
+    "producer": PRODUCER_CUES,
+    "method": METHOD_CUES,
+}
+ALL_CUES = tuple({c for cues in CUES_BY_CLASS.values() for c in cues})
+OBLIQUE_BEFORE = frozenset(
+    {"at", "along", "on", "near", "behind", "beneath", "around", "across", "toward", "towards",
+     "tip", "tips", "end", "ends", "site", "sites", "base", "neck", "surface"}
+)
+MAX_CONTENT_WORDS = 4
+
+
+def _cue_class(word: str, classes: Sequence[str]) -> str:
+    for name in classes:
+        if _stem_in(word, CUES_BY_CLASS[name]):
+            return name
+    return ""
+
+
+def _modifies_another_noun(doc: Doc, clause: _Clause, entity: _Participant, ev: _Participant) -> bool:
+    """True when the entity only qualifies a following noun that is not the EV:
+    'CD8+ T cells', 'tumour-associated macrophages', 'monocyte influx', 'HCC (HCC) cells'."""
+    if entity.start == entity.end:
+        return False
+    k = entity.end
+    if k < clause.end and doc[k].text in {"(", "["}:
+        depth = 0
+        while k < clause.end:
+            depth += doc[k].text in {"(", "["}
+            depth -= doc[k].text in {")", "]"}
+            k += 1
+            if depth == 0:
+                break
+    linked = 0
+    while k < clause.end and doc[k].lower_ in COMPOUND_LINKS and linked < 3:
+        k += 1
+        linked += 1
+    if k >= clause.end or k == ev.start:
+        return False
+    head = doc[k]
+    if not head.is_alpha or head.lower_ in GLUE_WORDS or head.lower_ in TRANSPARENT_HEADS:
+        return linked > 0 and head.is_alpha and head.lower_ not in GLUE_WORDS
+    if any(m.start == k for m in clause.mentions):
+        return linked > 0  # 'TSPAN4-GFP L929 cells': a modifier of another mention
+    return not _stem_in(head.lower_, ALL_CUES) or linked > 0
+
+
+def _cue_allowed(doc: Doc, token: Token, entity: _Participant, ev: _Participant) -> bool:
+    """Prepositions link only the mention right next to them ('in podocytes',
+    'enriched on migrasomes'), never a word three phrases away."""
+    if token.lower_ not in ADJACENT_ONLY_CUES:
+        return True
+    near_entity = entity.start - 3 <= token.i < entity.start or entity.end <= token.i < entity.end + 1
+    near_ev = ev.start - 3 <= token.i < ev.start or ev.end <= token.i < ev.end + 1
+    if token.lower_ == "on":
+        return near_ev
+    return near_entity or near_ev
+
+
+MOLECULAR_KINDS = frozenset({"gene", "cargo", "probe", "biogenesis"})
+
+
+def _link(doc: Doc, clause: _Clause, entity: _Participant, ev: _Participant) -> _Link | None:
+    kind = entity.mention.kind
+    if _is_compound(doc, entity, ev):
+        return _Link(ev, "compound", "compound", 0.0)
+    path = _path(doc, entity, ev)
+    if kind == "size":
+        return _size_link(doc, clause, entity, ev, path)
+    if _modifies_another_noun(doc, clause, entity, ev):
+        return None
+    mention_at = {i: m for m in clause.mentions for i in range(m.start, m.end)}
+    content = [
+        t for t in path
+        if t.i not in mention_at and t.lower_ not in GLUE_WORDS and not t.is_punct
+        and not t.like_num and not _stem_in(t.lower_, ALL_CUES)
     ]
-    compound = [e for e in candidates if _is_compound(doc, entity, e)]
-    if compound:
-        chosen = compound[0]
-    elif candidates:
-        limit = SIZE_MAX_DISTANCE if entity.kind == "size" else MAX_DISTANCE
-        scored = [(len(_tokens_between(doc, entity, e)), e) for e in candidates]
-        scored = [(d, e) for d, e in scored if d <= limit]
-        if not scored:
-            return []
-        chosen = min(scored, key=lambda pair: (pair[0], pair[1].start < entity.start))[1]
-        # Where an EV lies either side, prefer the one a cue word links to the entity.
-    elif carried_ev is not None:
-        if entity.start - clause.start > MAX_DISTANCE:
-            return []
-        return [carried_ev]
-    else:
-        return []
-    group = [chosen]
-    for other in candidates:
-        if other is chosen or other.entity_id == chosen.entity_id:
+    if len(content) > MAX_CONTENT_WORDS:
+        return None
+    classes = CUE_CLASSES_BY_KIND.get(kind, ())
+    # Scan from the entity towards the EV, then just after the EV ('migrasome markers'),
+    # then the few words before the pair ('loss of X', 'the role of migrasomes in X').
+    entity_first = entity.start <= ev.start
+    ordered = path if entity_first else list(reversed(path))
+    later_end = max(entity.end, ev.end)
+    after = list(doc[later_end : min(clause.end, later_end + 2)]) if entity_first else []
+    earlier = min(entity.start, ev.start)
+    before = list(reversed(doc[max(clause.start, earlier - 3) : earlier]))
+    cue, cue_class = "", ""
+    for position, token in enumerate([*ordered, *after, *before]):
+        if token.i in mention_at:
             continue
-        between = _tokens_between(doc, chosen, other)
+        found = _cue_class(token.lower_, classes)
+        if not found or not _cue_allowed(doc, token, entity, ev):
+            continue
+        if entity_first and position < len(ordered) and kind in MOLECULAR_KINDS and any(
+            m.kind in MOLECULAR_KINDS and m is not entity.mention
+            for t in ordered[position + 1 :] if (m := mention_at.get(t.i)) is not None
+        ) and found in {"cargo", "marker"}:
+            continue  # 'KIF5B transported mitochondria into migrasomes': KIF5B is no cargo
+        cue, cue_class = token.lower_, found
+        break
+    if kind == "disease":
+        cue_class = "disease"
+    elif not cue_class:
+        if kind == "cell_type" and entity.end == ev.start:
+            cue_class = "producer"  # 'neutrophil migrasomes'
+        else:
+            return None
+    score = len(content) + 0.1 * len(path)
+    if ev.start > 0 and doc[ev.start - 1].lower_ in OBLIQUE_BEFORE:
+        score += 2.0
+    if ev.start > 1 and doc[ev.start - 1].lower_ == "of" and doc[ev.start - 2].lower_ in (
+        OBLIQUE_BEFORE
+    ):
+        score += 2.0
+    if ev.end <= entity.start and path and path[0].text == ",":
+        score += 2.0  # the EV ended a phrase before the verb that governs the entity
+    return _Link(ev, cue, cue_class, score)
+
+
+SIZE_STOP_WORDS = frozenset(
+    {"filter", "filters", "pore", "pores", "bar", "membrane", "membranes", "wide", "width",
+     "thick", "thickness", "long", "length", "beads", "bead", "apart", "spacing", "interval"}
+)
+
+
+def _size_link(
+    doc: Doc, clause: _Clause, entity: _Participant, ev: _Participant, path: list[Token]
+) -> _Link | None:
+    trailing = [t.lower_ for t in doc[entity.end : min(entity.end + 2, clause.end)]]
+    if any(w in SIZE_STOP_WORDS for w in trailing):
+        return None
+    words = [t for t in path if not t.is_punct]
+    if len(words) > SIZE_MAX_DISTANCE:
+        return None
+    other_sizes = [m for m in clause.mentions if m.kind == "size" and
+                   min(entity.start, ev.start) < m.start < max(entity.start, ev.start)]
+    if other_sizes:
+        return None  # 'exosomes (30–150 nm) and migrasomes (0.5–3 µm)': each size its own
+    score = len(words) + (0.5 if ev.start > entity.start else 0.0)  # sizes mostly follow
+    return _Link(ev, "size", "size", score)
+
+
+def _choose_links(
+    doc: Doc, clause: _Clause, entity: _Participant, evs: list[_Participant]
+) -> list[_Link]:
+    """The link to the EV this claim is about, plus EVs coordinated with it ('X and Y')."""
+    candidates = [
+        e for e in evs
+        if e.mention.start not in clause.contrast_evs
+        and e.mention.start not in clause.negated_mentions
+        and not (e.start < entity.end and entity.start < e.end and e.start != e.end)
+    ]
+    links = [link for e in candidates if (link := _link(doc, clause, entity, e)) is not None]
+    if not links:
+        return []
+    best = min(links, key=lambda link: (link.score, link.ev.start < entity.start))
+    chosen = [best]
+    for other in evs:
+        if other is best.ev or other.mention.entity_id == best.ev.mention.entity_id:
+            continue
+        if other.mention.start in clause.negated_mentions:
+            chosen.append(_Link(other, best.cue, best.cue_class, best.score))
+            continue
+        if other not in candidates:
+            continue
+        between = _path(doc, best.ev, other)
         if len(between) <= 3 and all(
             t.lower_ in {"and", "or", ",", "as", "well", "both"} for t in between
         ):
-            group.append(other)
-    # 'X was enriched in migrasomes but not exosomes': the negated EV gets the claim too.
-    for other in evs:
-        if other.start in clause.negated_mentions and other not in group:
-            group.append(other)
-    return group
+            chosen.append(_Link(other, best.cue, best.cue_class, best.score))
+    return chosen
 
 
-def _ev_is_formation(doc: Doc, clause: _Clause, ev: SpanMention) -> bool:
+def _ev_is_formation(doc: Doc, clause: _Clause, ev: _Participant) -> bool:
     """'migrasome formation', 'formation of migrasomes', 'cells formed fewer migrasomes'."""
+    if ev.start == ev.end:
+        return False
     after = [t.lower_ for t in doc[ev.end : min(ev.end + 2, clause.end)]]
-    if after and (
-        after[0] in FORMATION_NOUNS
-        or after[:2] == ["-", ""]
-        or (len(after) > 1 and after[0] == "-" and after[1] in FORMATION_NOUNS)
-    ):
+    if after and (after[0] in FORMATION_NOUNS or (
+        len(after) > 1 and after[0] == "-" and after[1] in FORMATION_NOUNS
+    )):
         return True
     before = [t.lower_ for t in doc[max(clause.start, ev.start - 4) : ev.start]]
     if "of" in before:
         index = len(before) - 1 - before[::-1].index("of")
         if any(w in FORMATION_NOUNS for w in before[:index]):
             return True
-    return any(_stem_in(w, FORMATION_VERBS_OF_EV) for w in before[-3:])
-
-
-def _region(doc: Doc, clause: _Clause, entity: SpanMention, ev: SpanMention) -> list[str]:
-    """Lower-cased words between the two mentions, plus a short margin on either side."""
-    first, second = (entity, ev) if entity.start <= ev.start else (ev, entity)
-    start = max(clause.start, first.start - 3)
-    end = min(clause.end, second.end + 3)
-    return [
-        t.lower_
-        for t in doc[start:end]
-        if not (first.start <= t.i < first.end) and not (second.start <= t.i < second.end)
-    ]
-
-
-def _first_cue(words: Iterable[str], stems: Sequence[str]) -> str:
-    for word in words:
-        if _stem_in(word, stems):
-            return word
-    return ""
+    return any(
+        _stem_in(w, FORMATION_VERBS_OF_EV) and not w.endswith("ing") for w in before[-3:]
+    )
 
 
 def _classify(
-    doc: Doc, clause: _Clause, entity: SpanMention, ev: SpanMention
+    doc: Doc, clause: _Clause, entity: _Participant, link: _Link
 ) -> tuple[str, str] | None:
-    """(category, predicate) for the claim tying ``entity`` to ``ev``, or None."""
-    kind = entity.kind
-    words = _region(doc, clause, entity, ev)
-    clause_words = [t.lower_ for t in doc[clause.start : clause.end]]
-    compound = _is_compound(doc, entity, ev)
-    attached = [t.lower_ for t in doc[entity.end : min(entity.end + 2, clause.end)]]
-    formation = _ev_is_formation(doc, clause, ev)
-
-    if kind == "size":
-        trailing = [t.lower_ for t in doc[entity.end : min(entity.end + 2, clause.end)]]
-        if any(
-            w
-            in {
-                "filter",
-                "filters",
-                "pore",
-                "pores",
-                "bar",
-                "membrane",
-                "membranes",
-                "wide",
-                "width",
-                "thick",
-                "thickness",
-                "long",
-                "length",
-                "beads",
-                "bead",
-            }
-            for w in trailing
-        ):
-            return None
-        return "size", "has_size"
+    """(category, predicate) for the claim tying ``entity`` to ``link.ev``, or None."""
+    kind = entity.mention.kind
+    ev = link.ev
     if kind in {"organ", "cell_line"}:
         return None
-    if formation and kind in {"gene", "cargo", "biogenesis", "probe"}:
-        cue = _first_cue(clause_words, EFFECT_STEMS)
-        return ("biogenesis", f"regulates_formation:{cue}") if cue else None
-    if kind == "gene":
-        if attached and attached[0] in {"mrna", "mrnas", "transcript", "transcripts"}:
-            return "cargo", "carries_rna"
-        if compound and ev.start > entity.start:
-            link = [t.lower_ for t in doc[entity.end : ev.start]]
-            if any(_stem_in(w, CARGO_STEMS) for w in link if w not in {"-", "enriched", "rich"}):
-                return "cargo", "carries"
-            return "marker", "marked_by"
-        cue = _first_cue(words, MARKER_STEMS[:-4])  # 'present', 'bind', 'express', 'on' are weak
-        cargo_cue = _first_cue(words, CARGO_STEMS[:18])
-        if cargo_cue and (not cue or words.index(cargo_cue) < words.index(cue)):
-            return "cargo", f"carries:{cargo_cue}"
-        if cue:
-            return "marker", f"marked_by:{cue}"
-        weak = _first_cue(words, ("present", "detect", "found", "on", "express", "bind", "bound"))
-        return ("marker", f"marked_by:{weak}") if weak else None
-    if kind == "probe":
-        cue = _first_cue(words, (*MARKER_STEMS, *METHOD_STEMS))
-        return ("marker", f"labelled_by:{cue or 'compound'}") if (cue or compound) else None
-    if kind == "cargo":
-        cue = _first_cue(words, (*CARGO_STEMS, *MARKER_STEMS[:-1]))
-        if compound or cue:
-            return "cargo", f"carries:{cue or 'compound'}"
-        return None
-    if kind == "biogenesis":
-        cue = _first_cue(words, (*EFFECT_STEMS, *PRODUCER_STEMS, "at", "tip", "tips", "site"))
-        return ("biogenesis", f"forms_via:{cue}") if cue else None
-    if kind == "function":
-        if compound and entity.start > ev.start:
-            return "function", "mediates"
-        cue = _first_cue(words, FUNCTION_STEMS)
-        return ("function", f"performs:{cue}") if cue else None
-    if kind == "cell_type":
-        if _first_cue(words, RECIPIENT_STEMS) and not (compound and entity.start < ev.start):
-            return None
-        if compound and entity.start < ev.start:
-            return "cell_type", "produced_by"
-        cue = _first_cue(words, PRODUCER_STEMS)
-        if not cue and entity.end == ev.start:
-            cue = "compound"  # 'neutrophil migrasomes'
-        return ("cell_type", f"produced_by:{cue}") if cue else None
+    if kind == "size":
+        return "size", "has_size"
     if kind == "disease":
         return "disease", "implicated_in"
+    entity_first = entity.start < ev.start
+    if link.cue_class == "compound":
+        between = [t.lower_ for t in (doc[entity.end : ev.start] if entity_first
+                                      else doc[ev.end : entity.start])]
+        return _compound_category(kind, between, entity_first)
+    if kind in {"gene", "probe", "cargo", "biogenesis"}:
+        formation = _ev_is_formation(doc, clause, ev)
+        if link.cue_class == "effect" or (link.cue_class == "producer" and formation):
+            if formation or _stem_in(link.cue, REQUIREMENT_CUES):
+                return "biogenesis", f"regulates_formation:{link.cue}"
+            return None
+        if link.cue_class == "producer":
+            return None
+        if kind == "probe":
+            return "marker", f"labelled_by:{link.cue}"
+        if kind == "cargo" and link.cue_class == "marker" and not _stem_in(
+            link.cue, STRONG_MARKER_CUES
+        ):
+            return "cargo", f"carries:{link.cue}"
+        return link.cue_class, f"{'marked_by' if link.cue_class == 'marker' else 'carries'}:{link.cue}"
+    if kind == "function":
+        return "function", f"performs:{link.cue}"
+    if kind == "cell_type":
+        earlier = min(entity.start, ev.start)
+        path_words = [t.lower_ for t in _path(doc, entity, ev)]
+        path_words += [t.lower_ for t in doc[max(clause.start, earlier - 4) : earlier]]
+        if any(_stem_in(w, RECIPIENT_CUES) for w in path_words):
+            return None
+        return "cell_type", f"produced_by:{link.cue}"
     if kind == "method":
-        cue = _first_cue(words, METHOD_STEMS)
-        return ("method", f"studied_by:{cue}") if cue else None
+        return "method", f"studied_by:{link.cue}"
     return None
+
+
+def _compound_category(kind: str, between: list[str], entity_first: bool) -> tuple[str, str] | None:
+    """'X-positive migrasomes' (marker), 'X-derived migrasomes' (producer cell),
+    'migrasome-mediated X' (function), 'exosomal X' (cargo)."""
+    producing = any(w in {"derived", "produced", "released", "generated", "secreted", "shed"}
+                    for w in between)
+    if kind == "cell_type":
+        return ("cell_type", "produced_by") if entity_first else None
+    if kind == "function":
+        if not entity_first and any(w in {"mediated", "dependent", "induced"} for w in between):
+            return "function", "mediates"
+        return None
+    if kind in {"organ", "disease", "method", "size"}:
+        return None
+    if not entity_first:
+        return "cargo", "carries"  # 'migrasomal DC-STAMP', 'exosomal miR-21'
+    if producing:
+        return None
+    if any(_stem_in(w, CARGO_CUES) for w in between if w not in {"-", "+"}):
+        return "cargo", "carries"
+    return "marker", "marked_by"
 
 
 def _negation_words(doc: Doc, clause: _Clause) -> list[Token]:
@@ -560,9 +750,15 @@ def _negates_next_mention(doc: Doc, clause: _Clause, token: Token) -> bool:
 
 
 def _negated(
-    doc: Doc, clause: _Clause, entity: SpanMention, ev: SpanMention, category: str
+    doc: Doc, clause: _Clause, entity: _Participant, link: _Link, category: str
 ) -> bool:
-    if entity.start in clause.negated_mentions or ev.start in clause.negated_mentions:
+    ev = link.ev
+    if entity.mention.start in clause.negated_mentions or (
+        ev.mention.start in clause.negated_mentions and ev.start == ev.mention.start
+    ):
+        return True
+    if link.cue in {"lack", "lacked", "lacking", "lacks", "absent", "excluded", "devoid",
+                    "negative"} and category in {"marker", "cargo"}:
         return True
     cues = _negation_words(doc, clause)
     if not cues:
@@ -573,27 +769,14 @@ def _negated(
         # 'loss of X abolished migrasome formation' / 'X-deficient cells failed to form
         # migrasomes' assert that X is needed; only a denial of the effect itself negates.
         for cue in cues:
-            window = [t.lower_ for t in doc[cue.i : min(cue.i + 4, clause.end)]]
-            if cue.lower_ in {
-                "independent",
-                "independently",
-                "dispensable",
-                "unaffected",
-                "unchanged",
-                "unaltered",
-            }:
+            reach = clause.end if cue.lower_ in {"neither", "nor", "no"} else cue.i + 4
+            window = [t.lower_ for t in doc[cue.i : min(reach, clause.end)]]
+            if cue.lower_ in {"independent", "independently", "dispensable", "unaffected",
+                              "unchanged", "unaltered"}:
                 return True
-            if cue.lower_ in {
-                "not",
-                "n't",
-                "no",
-                "never",
-                "neither",
-                "nor",
-                "failed",
-                "fail",
-                "fails",
-            } and any(_stem_in(w, RELATION_NEGATION_TARGETS) for w in window[1:]):
+            if cue.lower_ in {"not", "n't", "no", "never", "neither", "nor", "failed", "fail",
+                              "fails"} and any(_stem_in(w, RELATION_NEGATION_TARGETS)
+                                               for w in window[1:]):
                 return True
         return False
     for cue in cues:

@@ -140,6 +140,15 @@ FORMATION_NOUNS = frozenset(
         "count",
         "counts",
         "formations",
+        "output",
+        "deposition",
+        "density",
+        "densities",
+        "frequency",
+        "rate",
+        "rates",
+        "size",
+        "release",
     }
 )
 FORMATION_VERBS_OF_EV = ("form", "generat", "produc", "releas", "bud", "assembl", "shed")
@@ -230,22 +239,15 @@ HEDGE_STEMS = (
     "unclear",
     "unknown",
     "elusive",
-    "remain",
-    "investigat",
-    "explor",
-    "examin",
     "ask",
     "aim",
     "sought",
-    "address",
     "would",
     "expect",
     "imply",
     "impli",
-    "indicat",
     "candidate",
     "hint",
-    "question",
 )
 # "indicate" reports a result as often as it hedges one; count it only in these forms.
 HEDGE_EXCLUDED_FORMS = frozenset({"indicated", "indicating", "indicates", "indicate", "remains"})

@@ -130,7 +130,7 @@ def collect_mentions(doc: Doc, gazetteer: Gazetteer) -> list[SpanMention]:
             mention = _unlisted(ent, kind, "model")
             if mention:
                 taken.add(mention)
-    for mention in _pattern_candidates(doc):
+    for mention in (*_defined_symbols(doc), *_pattern_candidates(doc)):
         if taken.free(mention.start, mention.end):
             taken.add(mention)
     for mention in _size_mentions(doc):
@@ -264,17 +264,43 @@ def _unlisted(span: Span, kind: str, source: str) -> SpanMention | None:
     )
 
 
+_CONSTRUCT_TAGS = frozenset(
+    {"gfp", "egfp", "yfp", "rfp", "cfp", "mcherry", "mscarlet", "tdtomato", "halo", "flag",
+     "ha", "myc", "v5", "his", "phluorin", "positive", "negative", "knockout", "ko", "null"}
+)
+
+
 def normalise_symbol(text: str) -> str:
-    """Mouse and rat gene case to the human symbol's case: Tspan4 → TSPAN4, Pip5k1a → PIP5K1A."""
+    """Mouse and rat gene case to the human symbol's form: Tspan4 → TSPAN4, DC-STAMP → DCSTAMP."""
     if text.lower().startswith(("mir-", "let-", "microrna")):
         return text
-    return text.upper()
+    return text.upper().replace("-", "")
 
 
 def _looks_like_gene(token_text: str) -> bool:
     if token_text.lower() in NOT_GENE_SYMBOLS or not _GENE_SYMBOL.match(token_text):
         return False
     return bool(_HAS_DIGIT.search(token_text)) or token_text.isupper()
+
+
+_HYPHENATED_SYMBOL = re.compile(r"\b[A-Z][A-Za-z0-9]{0,9}(?:-[A-Z0-9][A-Za-z0-9]{0,9})+\b")
+_CELL_LINE_LIKE = re.compile(r"^(?:[A-Za-z]{3,}-?\d{2,}|[A-Za-z]{1,2}-?\d{3,}|[A-Z]+-[A-Z]+-\d+)$")
+
+
+def _defined_symbols(doc: Doc) -> Iterable[SpanMention]:
+    """'sphingomyelin synthase 2 (SMS2)': one unlisted gene mention over the long form and
+    its symbol, so the claim reaches the symbol whichever of the two the sentence uses."""
+    for short, long_form in _defined_abbreviations(doc):
+        symbol = short.text
+        if not (_looks_like_gene(symbol) or _HYPHENATED_SYMBOL.fullmatch(symbol)):
+            continue
+        if _CELL_LINE_LIKE.match(symbol) or long_form.end > short.start:
+            continue
+        end = short.end + 1 if short.end < len(doc) and doc[short.end].text == ")" else short.end
+        span = doc[long_form.start : end]
+        name = normalise_symbol(symbol)
+        yield SpanMention(span.start, span.end, span.start_char, span.end_char, "gene", name,
+                          name, span.text, "abbreviation", unlisted=True)
 
 
 def _pattern_candidates(doc: Doc) -> Iterable[SpanMention]:
@@ -295,6 +321,24 @@ def _pattern_candidates(doc: Doc) -> Iterable[SpanMention]:
                 "pattern",
                 unlisted=True,
             )
+    for match in _HYPHENATED_SYMBOL.finditer(doc.text):
+        symbol = match.group(0)
+        parts = symbol.split("-")
+        if _CELL_LINE_LIKE.match(symbol) or symbol.lower() in NOT_GENE_SYMBOLS:
+            continue
+        if any(p.lower() in NOT_GENE_SYMBOLS or p.lower() in _CONSTRUCT_TAGS for p in parts[1:]):
+            continue  # 'TSPAN4-GFP' is a construct of TSPAN4, matched on its own
+        if not any(_HAS_DIGIT.search(p) for p in parts) and not all(p.isupper() for p in parts):
+            continue
+        span = doc.char_span(match.start(), match.end(), alignment_mode="strict")
+        if span is None:
+            continue
+        following = doc[span.end].lower_ if span.end < len(doc) else ""
+        if following in NOT_GENE_FOLLOWERS:
+            continue
+        mention = _unlisted(span, "gene", "pattern")
+        if mention:
+            yield mention
     for token in doc:
         text = token.text
         following = doc[token.i + 1].lower_ if token.i + 1 < len(doc) else ""

@@ -383,6 +383,7 @@ def _sentence_findings(
         previous = clause
 
 
+MODALS = frozenset({"could", "may", "might", "would", "should", "can", "will"})
 AUXILIARIES = frozenset(
     """is are was were be been has have had did does do could may might can would should
     also then thereby thus instead""".split()
@@ -653,9 +654,8 @@ def _ev_is_formation(doc: Doc, clause: _Clause, ev: _Participant) -> bool:
         index = len(before) - 1 - before[::-1].index("of")
         if any(w in FORMATION_NOUNS for w in before[:index]):
             return True
-    return any(
-        _stem_in(w, FORMATION_VERBS_OF_EV) and not w.endswith("ing") for w in before[-3:]
-    )
+    wider = [t.lower_ for t in doc[max(clause.start, ev.start - 5) : ev.start]]
+    return any(_stem_in(w, FORMATION_VERBS_OF_EV) and not w.endswith("ing") for w in wider)
 
 
 def _classify(

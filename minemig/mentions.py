@@ -122,7 +122,6 @@ def collect_mentions(doc: Doc, gazetteer: Gazetteer) -> list[SpanMention]:
 
     mentions = _apply_abbreviations(doc, gazetteer, mentions)
     mentions = _apply_curated_senses(doc, gazetteer, mentions)
-    mentions = _drop_non_claims(doc, mentions)
     taken = _Occupancy(mentions)
     for ent in doc.ents:
         kind = MODEL_LABEL_KINDS.get(ent.label_)
@@ -136,7 +135,7 @@ def collect_mentions(doc: Doc, gazetteer: Gazetteer) -> list[SpanMention]:
     for mention in _size_mentions(doc):
         if taken.free(mention.start, mention.end):
             taken.add(mention)
-    return sorted(taken.mentions, key=lambda m: (m.start, m.end))
+    return _drop_non_claims(doc, sorted(taken.mentions, key=lambda m: (m.start, m.end)))
 
 
 class _Occupancy:
@@ -202,16 +201,25 @@ def _apply_abbreviations(
 def _apply_curated_senses(
     doc: Doc, gazetteer: Gazetteer, mentions: list[SpanMention]
 ) -> list[SpanMention]:
-    """Ambiguous curated short forms (no id in abbreviations.tsv) need their sense in the text.
-
-    Such a form keeps its gazetteer reading only when the abstract also names that
-    concept in full somewhere; otherwise it is dropped rather than guessed.
-    """
-    ambiguous = {a.short for a in gazetteer.abbreviations if not a.id}
-    if not ambiguous:
+    """An ambiguous curated short form (several senses, no id in abbreviations.tsv) keeps its
+    gazetteer reading unless the abstract spells out one of its other senses: WGA stays the
+    lectin unless 'whole-genome amplification' appears in the text."""
+    senses: dict[str, list[str]] = {}
+    for abbreviation in gazetteer.abbreviations:
+        if not abbreviation.id:
+            senses.setdefault(abbreviation.short, []).append(abbreviation.long.lower())
+    if not senses:
         return mentions
-    ids_named_in_full = {m.entity_id for m in mentions if m.text not in ambiguous}
-    return [m for m in mentions if m.text not in ambiguous or m.entity_id in ids_named_in_full]
+    text = doc.text.lower()
+    kept = []
+    for m in mentions:
+        concept = gazetteer.get(m.entity_id)
+        own = {f.lower() for f in concept.surface_forms} if concept else set()
+        others = [long for long in senses.get(m.text, []) if long not in own]
+        if any(long in text for long in others):
+            continue
+        kept.append(m)
+    return kept
 
 
 # Words before an RNA mention that make it a reagent, not a cargo ('short hairpin RNA').
@@ -227,13 +235,21 @@ def _drop_non_claims(doc: Doc, mentions: list[SpanMention]) -> list[SpanMention]
         following = mentions[index + 1] if index + 1 < len(mentions) else None
         previous_word = doc[m.start - 1].lower_ if m.start > 0 else ""
         is_class_noun = m.text[:1].islower() and m.kind in {"gene", "cargo", "biogenesis"}
-        if (is_class_noun and following is not None and following.start == m.end
-                and following.kind == "gene"):
+        if (
+            is_class_noun
+            and following is not None
+            and following.start == m.end
+            and following.kind == "gene"
+        ):
             continue
         if is_class_noun and m.start > 0 and doc[m.start - 1].like_num:
             continue
         if m.kind == "cargo" and previous_word in REAGENT_RNA_BEFORE:
             continue
+        if previous_word in {"non", "non-"} or (
+            previous_word == "-" and m.start > 1 and doc[m.start - 2].lower_ == "non"
+        ):
+            continue  # 'non-tumour liver' names no tumour
         kept.append(m)
     return kept
 
@@ -264,9 +280,31 @@ def _unlisted(span: Span, kind: str, source: str) -> SpanMention | None:
     )
 
 
+_FLUOROPHORE = re.compile(r"(?i)^(?:alexa(?:fluor)?|cy|atto|dylight|fitc|tritc|bodipy)\d*$")
+_ROMAN_NUMERALS = frozenset({"I", "II", "III", "IV", "V", "VI"})
 _CONSTRUCT_TAGS = frozenset(
-    {"gfp", "egfp", "yfp", "rfp", "cfp", "mcherry", "mscarlet", "tdtomato", "halo", "flag",
-     "ha", "myc", "v5", "his", "phluorin", "positive", "negative", "knockout", "ko", "null"}
+    {
+        "gfp",
+        "egfp",
+        "yfp",
+        "rfp",
+        "cfp",
+        "mcherry",
+        "mscarlet",
+        "tdtomato",
+        "halo",
+        "flag",
+        "ha",
+        "myc",
+        "v5",
+        "his",
+        "phluorin",
+        "positive",
+        "negative",
+        "knockout",
+        "ko",
+        "null",
+    }
 )
 
 
@@ -279,6 +317,8 @@ def normalise_symbol(text: str) -> str:
 
 def _looks_like_gene(token_text: str) -> bool:
     if token_text.lower() in NOT_GENE_SYMBOLS or not _GENE_SYMBOL.match(token_text):
+        return False
+    if _FLUOROPHORE.match(token_text):
         return False
     return bool(_HAS_DIGIT.search(token_text)) or token_text.isupper()
 
@@ -296,11 +336,23 @@ def _defined_symbols(doc: Doc) -> Iterable[SpanMention]:
             continue
         if _CELL_LINE_LIKE.match(symbol) or long_form.end > short.start:
             continue
+        if not _GENE_LIKE_HEADS.search(long_form.text):
+            continue  # 'deterministic lateral displacement (DLD)' names no protein
         end = short.end + 1 if short.end < len(doc) and doc[short.end].text == ")" else short.end
         span = doc[long_form.start : end]
         name = normalise_symbol(symbol)
-        yield SpanMention(span.start, span.end, span.start_char, span.end_char, "gene", name,
-                          name, span.text, "abbreviation", unlisted=True)
+        yield SpanMention(
+            span.start,
+            span.end,
+            span.start_char,
+            span.end_char,
+            "gene",
+            name,
+            name,
+            span.text,
+            "abbreviation",
+            unlisted=True,
+        )
 
 
 def _pattern_candidates(doc: Doc) -> Iterable[SpanMention]:
@@ -326,10 +378,15 @@ def _pattern_candidates(doc: Doc) -> Iterable[SpanMention]:
         parts = symbol.split("-")
         if _CELL_LINE_LIKE.match(symbol) or symbol.lower() in NOT_GENE_SYMBOLS:
             continue
-        if any(p.lower() in NOT_GENE_SYMBOLS or p.lower() in _CONSTRUCT_TAGS for p in parts[1:]):
+        if any(
+            p.lower() in NOT_GENE_SYMBOLS or p.lower() in _CONSTRUCT_TAGS or _FLUOROPHORE.match(p)
+            for p in parts
+        ):
             continue  # 'TSPAN4-GFP' is a construct of TSPAN4, matched on its own
         if not any(_HAS_DIGIT.search(p) for p in parts) and not all(p.isupper() for p in parts):
             continue
+        if parts[-1] in _ROMAN_NUMERALS:
+            continue  # 'OT-I' mice, 'MHC-II': names of strains and classes, not genes
         span = doc.char_span(match.start(), match.end(), alignment_mode="strict")
         if span is None:
             continue

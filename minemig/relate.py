@@ -12,19 +12,22 @@ position, never for the sentence as a whole.
 from __future__ import annotations
 
 import itertools
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from spacy.tokens import Doc, Span, Token
 
 from minemig.lexicon import (
+    ADJACENT_ONLY_CUES,
     ALWAYS_CLAUSE_BREAK,
     ANAPHORA,
     CARGO_CUES,
     CLAUSE_CONNECTIVES,
+    CONSTRUCT_TAGS,
     CONTRAST_OPENERS,
+    DISEASE_CUES,
     EFFECT_CUES,
+    EV_STAND_INS,
     FORMATION_NOUNS,
     FORMATION_VERBS_OF_EV,
     FUNCTION_CUES,
@@ -40,10 +43,8 @@ from minemig.lexicon import (
     RECIPIENT_CUES,
     REQUIREMENT_CUES,
     STRONG_MARKER_CUES,
-    TRANSPARENT_HEADS,
-    EV_STAND_INS,
-    ADJACENT_ONLY_CUES,
     SUBJECT_CARRYING_STARTS,
+    TRANSPARENT_HEADS,
 )
 from minemig.mentions import SpanMention
 from minemig.models import Finding
@@ -136,20 +137,17 @@ class _Clause:
     mentions: list[SpanMention]
     contrast_evs: set[int]  # token starts of EV mentions inside a contrast phrase
     negated_mentions: set[int]  # token starts of mentions negated one by one ("but not X")
+    previous: _Clause | None = None
 
 
 def findings_from_doc(doc: Doc, mentions: Sequence[SpanMention], pmid: str = "") -> list[Finding]:
     """Every finding the rules find in ``doc``; duplicates within a sentence removed."""
     findings: list[Finding] = []
-    ev_counts = Counter(m.entity_id for m in mentions if m.kind == "ev_type")
-    main_ev = ev_counts.most_common(1)[0][0] if ev_counts else ""
-    focus_ev = ""
-    previous_first_kind = ""
+    previous_evs: list[SpanMention] = []  # EV mentions of the sentences read so far
+    previous_subject = ""  # the EV a previous sentence opened with, for 'they'
     for sentence_index, sentence in enumerate(doc.sents):
         in_sentence = [m for m in mentions if sentence.start <= m.start < sentence.end]
-        in_sentence = _resolve_anaphora(
-            doc, sentence, in_sentence, focus_ev or main_ev, previous_first_kind == "ev_type"
-        )
+        in_sentence = _resolve_anaphora(doc, sentence, in_sentence, previous_evs, previous_subject)
         seen: set[tuple[str, str, str, bool, bool]] = set()
         for finding in _sentence_findings(doc, sentence, sentence_index, in_sentence, pmid):
             key = (
@@ -163,23 +161,54 @@ def findings_from_doc(doc: Doc, mentions: Sequence[SpanMention], pmid: str = "")
                 seen.add(key)
                 findings.append(finding)
         evs = [m for m in in_sentence if m.kind == "ev_type"]
-        if evs:
-            focus_ev = Counter(m.entity_id for m in evs).most_common(1)[0][0]
-        previous_first_kind = in_sentence[0].kind if in_sentence else ""
+        previous_evs.extend(evs)
+        if in_sentence:
+            first = in_sentence[0]
+            previous_subject = first.entity_id if first.kind == "ev_type" else ""
     return findings
+
+
+def _antecedent(earlier_in_sentence: list[SpanMention], previous_evs: list[SpanMention]) -> str:
+    """The EV a 'these vesicles' points back to: the last one named, preferring a specific
+    type over the generic 'EVs' named alongside it."""
+    for pool in (earlier_in_sentence, previous_evs[-4:]):
+        if not pool:
+            continue
+        specific = [m for m in pool if m.entity_id != "EV:extracellular_vesicle"]
+        return (specific or pool)[-1].entity_id
+    return ""
 
 
 def _resolve_anaphora(
     doc: Doc,
     sentence: Span,
     mentions: list[SpanMention],
-    focus_ev: str,
-    pronouns_allowed: bool,
+    previous_evs: list[SpanMention],
+    previous_subject: str,
 ) -> list[SpanMention]:
-    """'These vesicles' and, after a sentence about an EV, 'they' stand for that EV type;
-    so does 'TSPAN4-positive vesicles' for the EV last named before it."""
+    """'These vesicles' stand for the EV last named; 'they' for the EV the sentence (or the
+    one before) is about; 'TSPAN4-positive vesicles' for the EV last named before it."""
     occupied = {i for m in mentions for i in range(m.start, m.end)}
-    added = []
+    sentence_evs = [m for m in mentions if m.kind == "ev_type"]
+    added: list[SpanMention] = []
+
+    def add(start: int, end: int, target: str) -> None:
+        span = doc[start:end]
+        added.append(
+            SpanMention(
+                start,
+                end,
+                span.start_char,
+                span.end_char,
+                "ev_type",
+                target,
+                target,
+                span.text,
+                "anaphora",
+            )
+        )
+        occupied.update(range(start, end))
+
     for m in mentions:
         if m.kind == "ev_type":
             continue
@@ -190,17 +219,9 @@ def _resolve_anaphora(
             linked += 1
         if not linked or k >= sentence.end or doc[k].lower_ not in EV_STAND_INS or k in occupied:
             continue
-        earlier = [e for e in mentions if e.kind == "ev_type" and e.end <= m.start]
-        target = earlier[-1].entity_id if earlier else focus_ev
+        target = _antecedent([e for e in sentence_evs if e.end <= m.start], previous_evs)
         if target:
-            span = doc[k : k + 1]
-            added.append(
-                SpanMention(k, k + 1, span.start_char, span.end_char, "ev_type", target, target,
-                            span.text, "anaphora")
-            )
-            occupied.add(k)
-    if not focus_ev:
-        return sorted([*mentions, *added], key=lambda m: m.start)
+            add(k, k + 1, target)
     i = sentence.start
     while i < sentence.end:
         for phrase in ANAPHORA:
@@ -209,23 +230,16 @@ def _resolve_anaphora(
                 continue
             if tuple(t.lower_ for t in doc[i:end]) != phrase:
                 continue
-            if len(phrase) == 1 and not pronouns_allowed:
-                continue
-            span = doc[i:end]
-            added.append(
-                SpanMention(
-                    i,
-                    end,
-                    span.start_char,
-                    span.end_char,
-                    "ev_type",
-                    focus_ev,
-                    focus_ev,
-                    span.text,
-                    "anaphora",
-                )
-            )
-            i = end - 1
+            before = [e for e in sentence_evs if e.end <= i]
+            if len(phrase) == 1:
+                # A pronoun refers to the EV named before it in its sentence, or to the EV
+                # the previous sentence opened with.
+                target = before[-1].entity_id if before else previous_subject
+            else:
+                target = _antecedent(before, previous_evs)
+            if target:
+                add(i, end, target)
+                i = end - 1
             break
         i += 1
     return sorted([*mentions, *added], key=lambda m: m.start)
@@ -262,7 +276,7 @@ def _split_clauses(doc: Doc, sentence: Span, mentions: list[SpanMention]) -> lis
         ):
             breaks.append(token.i)
     breaks = [*sorted(set(breaks)), sentence.end]
-    clauses = []
+    clauses: list[_Clause] = []
     for start, end in itertools.pairwise(breaks):
         if start >= end:
             continue
@@ -276,6 +290,7 @@ def _split_clauses(doc: Doc, sentence: Span, mentions: list[SpanMention]) -> lis
                 members,
                 _contrast_evs(doc, start, members),
                 _individually_negated(doc, start, members),
+                clauses[-1] if clauses else None,
             )
         )
     return clauses
@@ -309,11 +324,20 @@ def _individually_negated(doc: Doc, clause_start: int, mentions: list[SpanMentio
     for m in mentions:
         k = m.start - 1
         skipped = 0
-        while k >= clause_start and skipped < 4 and k not in occupied and (
-            doc[k].lower_ in DETERMINERS
-            or (doc[k].is_alpha and doc[k].lower_ not in NEGATION_WORDS
-                and doc[k].lower_ not in GLUE_WORDS and not _stem_in(doc[k].lower_, ALL_CUES))
-            or doc[k].text == "-"
+        while (
+            k >= clause_start
+            and skipped < 6
+            and k not in occupied
+            and (
+                doc[k].lower_ in DETERMINERS
+                or (
+                    doc[k].is_alpha
+                    and doc[k].lower_ not in NEGATION_WORDS
+                    and doc[k].lower_ not in GLUE_WORDS
+                    and not _stem_in(doc[k].lower_, ALL_CUES)
+                )
+                or doc[k].text == "-"
+            )
         ):
             k -= 1
             skipped += 1
@@ -346,9 +370,7 @@ def _sentence_findings(
     previous: _Clause | None = None
     for clause in clauses:
         evs = [_Participant(m, m.start, m.end) for m in clause.mentions if m.kind == "ev_type"]
-        entities = [
-            _Participant(m, m.start, m.end) for m in clause.mentions if m.kind != "ev_type"
-        ]
+        entities = [_Participant(m, m.start, m.end) for m in clause.mentions if m.kind != "ev_type"]
         if previous is not None:
             evs, entities = _carry_subject(doc, clause, previous, evs, entities)
         for entity in entities:
@@ -385,8 +407,31 @@ def _sentence_findings(
 
 MODALS = frozenset({"could", "may", "might", "would", "should", "can", "will"})
 AUXILIARIES = frozenset(
-    """is are was were be been has have had did does do could may might can would should
-    also then thereby thus instead""".split()
+    [
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "has",
+        "have",
+        "had",
+        "did",
+        "does",
+        "do",
+        "could",
+        "may",
+        "might",
+        "can",
+        "would",
+        "should",
+        "also",
+        "then",
+        "thereby",
+        "thus",
+        "instead",
+    ]
 )
 
 
@@ -401,9 +446,14 @@ def _carry_subject(
     migrasomes') the subject of the clause before it."""
     first_words = [t.lower_ for t in doc[clause.start : min(clause.start + 2, clause.end)]]
     opener = first_words[0] if first_words else ""
-    elided = opener in SUBJECT_CARRYING_STARTS or opener in AUXILIARIES or (
-        opener in {"but", "and", "whereas", "while"} and len(first_words) > 1
-        and first_words[1] in AUXILIARIES
+    elided = (
+        opener in SUBJECT_CARRYING_STARTS
+        or opener in AUXILIARIES
+        or (
+            opener in {"but", "and", "whereas", "while"}
+            and len(first_words) > 1
+            and first_words[1] in AUXILIARIES
+        )
     )
     if not elided or not previous.mentions:
         return evs, entities
@@ -447,6 +497,8 @@ def _is_compound(doc: Doc, entity: _Participant, ev: _Participant) -> bool:
         return False
     if entity.start == entity.end or ev.start == ev.end:
         return False  # carried subjects are never compounds
+    if ev.mention.source == "anaphora" and doc[ev.start].lower_ in {"they", "them", "their"}:
+        return False
     return len(between) <= 3 and all(t.lower_ in COMPOUND_LINKS for t in between)
 
 
@@ -471,8 +523,27 @@ CUES_BY_CLASS: dict[str, Sequence[str]] = {
 }
 ALL_CUES = tuple({c for cues in CUES_BY_CLASS.values() for c in cues})
 OBLIQUE_BEFORE = frozenset(
-    {"at", "along", "on", "near", "behind", "beneath", "around", "across", "toward", "towards",
-     "tip", "tips", "end", "ends", "site", "sites", "base", "neck", "surface"}
+    {
+        "at",
+        "along",
+        "on",
+        "near",
+        "behind",
+        "beneath",
+        "around",
+        "across",
+        "toward",
+        "towards",
+        "tip",
+        "tips",
+        "end",
+        "ends",
+        "site",
+        "sites",
+        "base",
+        "neck",
+        "surface",
+    }
 )
 MAX_CONTENT_WORDS = 4
 
@@ -484,12 +555,21 @@ def _cue_class(word: str, classes: Sequence[str]) -> str:
     return ""
 
 
-def _modifies_another_noun(doc: Doc, clause: _Clause, entity: _Participant, ev: _Participant) -> bool:
+def _modifies_another_noun(
+    doc: Doc, clause: _Clause, entity: _Participant, ev: _Participant
+) -> bool:
     """True when the entity only qualifies a following noun that is not the EV:
     'CD8+ T cells', 'tumour-associated macrophages', 'monocyte influx', 'HCC (HCC) cells'."""
     if entity.start == entity.end:
         return False
     k = entity.end
+    if (
+        entity.start > 0
+        and doc[entity.start - 1].text == "("
+        and k < clause.end
+        and (doc[k].text == ")")
+    ):
+        k += 1  # '(HCC) cells': look past the brackets
     if k < clause.end and doc[k].text in {"(", "["}:
         depth = 0
         while k < clause.end:
@@ -508,23 +588,129 @@ def _modifies_another_noun(doc: Doc, clause: _Clause, entity: _Participant, ev: 
     if not head.is_alpha or head.lower_ in GLUE_WORDS or head.lower_ in TRANSPARENT_HEADS:
         return linked > 0 and head.is_alpha and head.lower_ not in GLUE_WORDS
     if any(m.start == k for m in clause.mentions):
-        return linked > 0  # 'TSPAN4-GFP L929 cells': a modifier of another mention
-    return not _stem_in(head.lower_, ALL_CUES) or linked > 0
+        return True  # 'OT-I CD8+ T cells', 'TSPAN4-GFP L929 cells': it qualifies the next one
+    classes = (*CUE_CLASSES_BY_KIND.get(entity.mention.kind, ()), "effect")
+    return not _cue_class(head.lower_, classes) or linked > 0
+
+
+SUBSTRATE_VERBS = ("depend", "reli", "rely", "act", "based")
+
+
+def _is_substrate(doc: Doc, clause: _Clause, entity: _Participant) -> bool:
+    """'crawling on fibronectin', 'fibronectin-coated': a surface, not a claimed entity."""
+    if entity.start == entity.end:
+        return False
+    k = entity.start - 1
+    while k >= clause.start and doc[k].lower_ in {"a", "an", "the"}:
+        k -= 1
+    if k >= clause.start and doc[k].lower_ in {"on", "onto"}:
+        return not (k > clause.start and _stem_in(doc[k - 1].lower_, SUBSTRATE_VERBS))
+    after = [t.lower_ for t in doc[entity.end : min(entity.end + 2, clause.end)]]
+    return any(w in {"coated", "coating", "substrate", "substrates", "matrix"} for w in after)
+
+
+def _compound_modifiers_of(doc: Doc, clause: _Clause, ev: _Participant) -> set[int]:
+    """Starts of mentions that modify the EV noun: 'TSPAN4-positive' in 'TSPAN4-positive
+    migrasomes'."""
+    found = set()
+    for m in clause.mentions:
+        if (
+            m.end <= ev.start
+            and ev.start - m.end <= 3
+            and all(t.lower_ in COMPOUND_LINKS for t in doc[m.end : ev.start])
+        ):
+            found.add(m.start)
+    return found
+
+
+COORDINATION_WORDS = frozenset(
+    {
+        ",",
+        "and",
+        "or",
+        "as",
+        "well",
+        "(",
+        ")",
+        "the",
+        "nor",
+        "also",
+        "-",
+        "+",
+        "but",
+        "not",
+        "both",
+        "either",
+        "neither",
+    }
+)
+
+
+def _coordinated(doc: Doc, clause: _Clause, a: SpanMention, b: SpanMention) -> bool:
+    """Two mentions in one list: 'NDST1, PIGK and CPQ', 'TSPAN7-GFP and TSPAN9-GFP'."""
+    first, second = (a, b) if a.start <= b.start else (b, a)
+    listed = {
+        i
+        for m in clause.mentions
+        if m.kind == a.kind or m.kind in MOLECULAR_KINDS
+        for i in range(m.start, m.end)
+    }
+    between = [t for t in doc[first.end : second.start] if t.i not in listed]
+    return len(between) <= 6 and all(
+        t.lower_ in COORDINATION_WORDS or t.lower_ in CONSTRUCT_TAGS for t in between
+    )
 
 
 def _cue_allowed(doc: Doc, token: Token, entity: _Participant, ev: _Participant) -> bool:
     """Prepositions link only the mention right next to them ('in podocytes',
     'enriched on migrasomes'), never a word three phrases away."""
+    if token.lower_ in CONSTRUCT_TAGS:
+        return entity.end <= token.i <= entity.end + 1  # 'TSPAN4-GFP' labels only TSPAN4
+    if token.lower_ in FORMATION_NOUNS and (
+        token.i == ev.end or ev.start - 2 <= token.i < ev.start
+    ):
+        return False  # 'migrasome release' names the formation, not a cargo's release
     if token.lower_ not in ADJACENT_ONLY_CUES:
         return True
-    near_entity = entity.start - 3 <= token.i < entity.start or entity.end <= token.i < entity.end + 1
+    near_entity = (
+        entity.start - 3 <= token.i < entity.start or entity.end <= token.i < entity.end + 1
+    )
     near_ev = ev.start - 3 <= token.i < ev.start or ev.end <= token.i < ev.end + 1
     if token.lower_ == "on":
         return near_ev
+    if entity.mention.kind == "cell_type" and token.lower_ in {"in", "by", "from", "of"}:
+        return entity.start - 3 <= token.i < entity.start  # 'released by neutrophils'
     return near_entity or near_ev
 
 
 MOLECULAR_KINDS = frozenset({"gene", "cargo", "probe", "biogenesis"})
+NOUN_CUES_AFTER_EV = frozenset(
+    {
+        "marker",
+        "markers",
+        "biomarker",
+        "biomarkers",
+        "cargo",
+        "cargoes",
+        "content",
+        "contents",
+        "formation",
+        "biogenesis",
+        "production",
+        "release",
+        "number",
+        "numbers",
+        "component",
+        "components",
+        "constituent",
+        "constituents",
+        "protein",
+        "proteins",
+        "membrane",
+        "surface",
+    }
+)
+CARGO_NOUNS = frozenset({"cargo", "cargoes", "cargos", "contents", "content", "payload"})
 
 
 def _link(doc: Doc, clause: _Clause, entity: _Participant, ev: _Participant) -> _Link | None:
@@ -534,13 +720,17 @@ def _link(doc: Doc, clause: _Clause, entity: _Participant, ev: _Participant) -> 
     path = _path(doc, entity, ev)
     if kind == "size":
         return _size_link(doc, clause, entity, ev, path)
-    if _modifies_another_noun(doc, clause, entity, ev):
+    if _modifies_another_noun(doc, clause, entity, ev) or _is_substrate(doc, clause, entity):
         return None
     mention_at = {i: m for m in clause.mentions for i in range(m.start, m.end)}
     content = [
-        t for t in path
-        if t.i not in mention_at and t.lower_ not in GLUE_WORDS and not t.is_punct
-        and not t.like_num and not _stem_in(t.lower_, ALL_CUES)
+        t
+        for t in path
+        if t.i not in mention_at
+        and t.lower_ not in GLUE_WORDS
+        and not t.is_punct
+        and not t.like_num
+        and not _stem_in(t.lower_, ALL_CUES)
     ]
     if len(content) > MAX_CONTENT_WORDS:
         return None
@@ -550,35 +740,81 @@ def _link(doc: Doc, clause: _Clause, entity: _Participant, ev: _Participant) -> 
     entity_first = entity.start <= ev.start
     ordered = path if entity_first else list(reversed(path))
     later_end = max(entity.end, ev.end)
-    after = list(doc[later_end : min(clause.end, later_end + 2)]) if entity_first else []
+    # After the EV only nouns count: 'migrasome markers'; a verb there has the EV as subject.
+    after = (
+        [
+            t
+            for t in doc[later_end : min(clause.end, later_end + 2)]
+            if t.lower_ in NOUN_CUES_AFTER_EV
+        ]
+        if entity_first
+        else []
+    )
     earlier = min(entity.start, ev.start)
     before = list(reversed(doc[max(clause.start, earlier - 3) : earlier]))
     cue, cue_class = "", ""
+    cue_outside_path = False
+    ev_modifiers = _compound_modifiers_of(doc, clause, ev)
+    past_other = False  # a cue after another molecule is said of that molecule
     for position, token in enumerate([*ordered, *after, *before]):
-        if token.i in mention_at:
+        in_path = position < len(ordered)
+        other = mention_at.get(token.i)
+        if other is not None:
+            if (
+                entity_first
+                and in_path
+                and kind in MOLECULAR_KINDS
+                and other.kind in MOLECULAR_KINDS
+                and other is not entity.mention
+                and other.start not in ev_modifiers
+                and not _coordinated(doc, clause, entity.mention, other)
+            ):
+                past_other = True
             continue
         found = _cue_class(token.lower_, classes)
         if not found or not _cue_allowed(doc, token, entity, ev):
             continue
-        if entity_first and position < len(ordered) and kind in MOLECULAR_KINDS and any(
-            m.kind in MOLECULAR_KINDS and m is not entity.mention
-            for t in ordered[position + 1 :] if (m := mention_at.get(t.i)) is not None
-        ) and found in {"cargo", "marker"}:
+        if past_other and found in {"cargo", "marker"}:
+            break  # 'filipin staining showed that cholesterol was concentrated in migrasomes'
+        if (
+            entity_first
+            and in_path
+            and kind in MOLECULAR_KINDS
+            and found in {"cargo", "marker"}
+            and any(
+                m.kind in MOLECULAR_KINDS
+                and m is not entity.mention
+                and m.start not in ev_modifiers
+                and not _coordinated(doc, clause, entity.mention, m)
+                for t in ordered[position + 1 :]
+                if (m := mention_at.get(t.i)) is not None
+            )
+        ):
             continue  # 'KIF5B transported mitochondria into migrasomes': KIF5B is no cargo
         cue, cue_class = token.lower_, found
+        cue_outside_path = not in_path
         break
+    if kind in MOLECULAR_KINDS and any(
+        t.lower_ in CARGO_NOUNS for t in [*path, *after] if t.i not in mention_at
+    ):
+        cue, cue_class = "cargo", "cargo"  # 'among their most abundant cargo'
     if kind == "disease":
+        words = [t.lower_ for t in [*path, *before]]
+        if not any(_stem_in(w, DISEASE_CUES) for w in words):
+            return None
         cue_class = "disease"
     elif not cue_class:
         if kind == "cell_type" and entity.end == ev.start:
             cue_class = "producer"  # 'neutrophil migrasomes'
         else:
             return None
-    score = len(content) + 0.1 * len(path)
+    score = len(content) + 0.1 * len(path) + (1.0 if cue_outside_path else 0.0)
     if ev.start > 0 and doc[ev.start - 1].lower_ in OBLIQUE_BEFORE:
         score += 2.0
-    if ev.start > 1 and doc[ev.start - 1].lower_ == "of" and doc[ev.start - 2].lower_ in (
-        OBLIQUE_BEFORE
+    if (
+        ev.start > 1
+        and doc[ev.start - 1].lower_ == "of"
+        and doc[ev.start - 2].lower_ in (OBLIQUE_BEFORE)
     ):
         score += 2.0
     if ev.end <= entity.start and path and path[0].text == ",":
@@ -587,8 +823,26 @@ def _link(doc: Doc, clause: _Clause, entity: _Participant, ev: _Participant) -> 
 
 
 SIZE_STOP_WORDS = frozenset(
-    {"filter", "filters", "pore", "pores", "bar", "membrane", "membranes", "wide", "width",
-     "thick", "thickness", "long", "length", "beads", "bead", "apart", "spacing", "interval"}
+    {
+        "filter",
+        "filters",
+        "pore",
+        "pores",
+        "bar",
+        "membrane",
+        "membranes",
+        "wide",
+        "width",
+        "thick",
+        "thickness",
+        "long",
+        "length",
+        "beads",
+        "bead",
+        "apart",
+        "spacing",
+        "interval",
+    }
 )
 
 
@@ -601,8 +855,11 @@ def _size_link(
     words = [t for t in path if not t.is_punct]
     if len(words) > SIZE_MAX_DISTANCE:
         return None
-    other_sizes = [m for m in clause.mentions if m.kind == "size" and
-                   min(entity.start, ev.start) < m.start < max(entity.start, ev.start)]
+    other_sizes = [
+        m
+        for m in clause.mentions
+        if m.kind == "size" and min(entity.start, ev.start) < m.start < max(entity.start, ev.start)
+    ]
     if other_sizes:
         return None  # 'exosomes (30–150 nm) and migrasomes (0.5–3 µm)': each size its own
     score = len(words) + (0.5 if ev.start > entity.start else 0.0)  # sizes mostly follow
@@ -614,7 +871,8 @@ def _choose_links(
 ) -> list[_Link]:
     """The link to the EV this claim is about, plus EVs coordinated with it ('X and Y')."""
     candidates = [
-        e for e in evs
+        e
+        for e in evs
         if e.mention.start not in clause.contrast_evs
         and e.mention.start not in clause.negated_mentions
         and not (e.start < entity.end and entity.start < e.end and e.start != e.end)
@@ -624,6 +882,8 @@ def _choose_links(
         return []
     best = min(links, key=lambda link: (link.score, link.ev.start < entity.start))
     chosen = [best]
+    if entity.mention.kind == "size":
+        return chosen  # each EV of 'exosomes (30–150 nm) and exomeres (35 nm)' has its own
     for other in evs:
         if other is best.ev or other.mention.entity_id == best.ev.mention.entity_id:
             continue
@@ -645,9 +905,10 @@ def _ev_is_formation(doc: Doc, clause: _Clause, ev: _Participant) -> bool:
     if ev.start == ev.end:
         return False
     after = [t.lower_ for t in doc[ev.end : min(ev.end + 2, clause.end)]]
-    if after and (after[0] in FORMATION_NOUNS or (
-        len(after) > 1 and after[0] == "-" and after[1] in FORMATION_NOUNS
-    )):
+    if after and (
+        after[0] in FORMATION_NOUNS
+        or (len(after) > 1 and after[0] == "-" and after[1] in FORMATION_NOUNS)
+    ):
         return True
     before = [t.lower_ for t in doc[max(clause.start, ev.start - 4) : ev.start]]
     if "of" in before:
@@ -672,11 +933,23 @@ def _classify(
         return "disease", "implicated_in"
     entity_first = entity.start < ev.start
     if link.cue_class == "compound":
-        between = [t.lower_ for t in (doc[entity.end : ev.start] if entity_first
-                                      else doc[ev.end : entity.start])]
+        between = [
+            t.lower_
+            for t in (doc[entity.end : ev.start] if entity_first else doc[ev.end : entity.start])
+        ]
         return _compound_category(kind, between, entity_first)
     if kind in {"gene", "probe", "cargo", "biogenesis"}:
         formation = _ev_is_formation(doc, clause, ev)
+        if (
+            formation
+            and link.cue_class in {"marker", "cargo"}
+            and any(
+                _stem_in(t.lower_, EFFECT_CUES) or t.lower_ in PERTURBATION_WORDS
+                for t in _path(doc, entity, ev)
+            )
+        ):
+            # 'mice lacking Tspan9 produced fewer MLVs': a perturbation, not a marker
+            return "biogenesis", f"regulates_formation:{link.cue}"
         if link.cue_class == "effect" or (link.cue_class == "producer" and formation):
             if formation or _stem_in(link.cue, REQUIREMENT_CUES):
                 return "biogenesis", f"regulates_formation:{link.cue}"
@@ -685,17 +958,22 @@ def _classify(
             return None
         if kind == "probe":
             return "marker", f"labelled_by:{link.cue}"
-        if kind == "cargo" and link.cue_class == "marker" and not _stem_in(
-            link.cue, STRONG_MARKER_CUES
+        if (
+            kind == "cargo"
+            and link.cue_class == "marker"
+            and not _stem_in(link.cue, STRONG_MARKER_CUES)
         ):
             return "cargo", f"carries:{link.cue}"
-        return link.cue_class, f"{'marked_by' if link.cue_class == 'marker' else 'carries'}:{link.cue}"
+        return (
+            link.cue_class,
+            f"{'marked_by' if link.cue_class == 'marker' else 'carries'}:{link.cue}",
+        )
     if kind == "function":
         return "function", f"performs:{link.cue}"
     if kind == "cell_type":
         earlier = min(entity.start, ev.start)
         path_words = [t.lower_ for t in _path(doc, entity, ev)]
-        path_words += [t.lower_ for t in doc[max(clause.start, earlier - 4) : earlier]]
+        path_words += [t.lower_ for t in doc[max(clause.start, earlier - 6) : earlier]]
         if any(_stem_in(w, RECIPIENT_CUES) for w in path_words):
             return None
         return "cell_type", f"produced_by:{link.cue}"
@@ -707,8 +985,9 @@ def _classify(
 def _compound_category(kind: str, between: list[str], entity_first: bool) -> tuple[str, str] | None:
     """'X-positive migrasomes' (marker), 'X-derived migrasomes' (producer cell),
     'migrasome-mediated X' (function), 'exosomal X' (cargo)."""
-    producing = any(w in {"derived", "produced", "released", "generated", "secreted", "shed"}
-                    for w in between)
+    producing = any(
+        w in {"derived", "produced", "released", "generated", "secreted", "shed"} for w in between
+    )
     if kind == "cell_type":
         return ("cell_type", "produced_by") if entity_first else None
     if kind == "function":
@@ -719,8 +998,11 @@ def _compound_category(kind: str, between: list[str], entity_first: bool) -> tup
         return None
     if not entity_first:
         return "cargo", "carries"  # 'migrasomal DC-STAMP', 'exosomal miR-21'
-    if producing:
-        return None
+    if producing or any(
+        w in {"dependent", "mediated", "induced", "driven", "regulated", "independent"}
+        for w in between
+    ):
+        return None  # 'ROCK1-dependent retraction fibre tension' says no more than that
     if any(_stem_in(w, CARGO_CUES) for w in between if w not in {"-", "+"}):
         return "cargo", "carries"
     return "marker", "marked_by"
@@ -749,16 +1031,22 @@ def _negates_next_mention(doc: Doc, clause: _Clause, token: Token) -> bool:
     return any(m.start == k for m in clause.mentions)
 
 
-def _negated(
-    doc: Doc, clause: _Clause, entity: _Participant, link: _Link, category: str
-) -> bool:
+def _negated(doc: Doc, clause: _Clause, entity: _Participant, link: _Link, category: str) -> bool:
     ev = link.ev
     if entity.mention.start in clause.negated_mentions or (
         ev.mention.start in clause.negated_mentions and ev.start == ev.mention.start
     ):
         return True
-    if link.cue in {"lack", "lacked", "lacking", "lacks", "absent", "excluded", "devoid",
-                    "negative"} and category in {"marker", "cargo"}:
+    if link.cue in {
+        "lack",
+        "lacked",
+        "lacking",
+        "lacks",
+        "absent",
+        "excluded",
+        "devoid",
+        "negative",
+    } and category in {"marker", "cargo"}:
         return True
     cues = _negation_words(doc, clause)
     if not cues:
@@ -771,12 +1059,27 @@ def _negated(
         for cue in cues:
             reach = clause.end if cue.lower_ in {"neither", "nor", "no"} else cue.i + 4
             window = [t.lower_ for t in doc[cue.i : min(reach, clause.end)]]
-            if cue.lower_ in {"independent", "independently", "dispensable", "unaffected",
-                              "unchanged", "unaltered"}:
+            if cue.lower_ in {
+                "independent",
+                "independently",
+                "dispensable",
+                "unaffected",
+                "unchanged",
+                "unaltered",
+            }:
                 return True
-            if cue.lower_ in {"not", "n't", "no", "never", "neither", "nor", "failed", "fail",
-                              "fails"} and any(_stem_in(w, RELATION_NEGATION_TARGETS)
-                                               for w in window[1:]):
+            if cue.lower_ in {
+                "not",
+                "n't",
+                "no",
+                "never",
+                "neither",
+                "nor",
+                "failed",
+                "fail",
+                "fails",
+                "without",
+            } and any(_stem_in(w, RELATION_NEGATION_TARGETS) for w in window[1:]):
                 return True
         return False
     for cue in cues:
@@ -787,7 +1090,27 @@ def _negated(
     return False
 
 
+# A consequence of a hedged clause is hedged too: 'X might carry Y, thereby fostering Z'.
+CONSEQUENCE_OPENERS = frozenset({"thereby", "thus", "leading", "resulting", "which", "hence"})
+
+
 def _speculative(doc: Doc, clause: _Clause, sentence: Span) -> bool:
+    if _hedged(doc, clause):
+        return True
+    if (
+        clause.opener in CONSEQUENCE_OPENERS
+        and clause.previous is not None
+        and _hedged(doc, clause.previous)
+    ):
+        return True
+    # A hedge that governs the whole sentence ('These data suggest that ..., and ...').
+    head = [t.lower_ for t in doc[sentence.start : clause.start]]
+    return any(_stem_in(w, ("suggest", "hypothes", "propos", "speculat")) for w in head) and (
+        "that" in head or "whether" in head
+    )
+
+
+def _hedged(doc: Doc, clause: _Clause) -> bool:
     for token in doc[clause.start : clause.end]:
         word = token.lower_
         if word in HEDGE_EXCLUDED_FORMS:
@@ -803,12 +1126,46 @@ def _speculative(doc: Doc, clause: _Clause, sentence: Span) -> bool:
             continue
         if stem == "if" and token.i > 0 and doc[token.i - 1].lower_ in {"even", "as"}:
             continue
+        if word in {"could", "can"} and _reports_ability(doc, token):
+            continue
         return True
-    # A hedge that governs the whole sentence ('These data suggest that ..., and ...').
-    head = [t.lower_ for t in doc[sentence.start : clause.start]]
-    return any(_stem_in(w, ("suggest", "hypothes", "propos", "speculat")) for w in head) and (
-        "that" in head or "whether" in head
-    )
+    return False
+
+
+ABILITY_PARTICIPLES = (
+    "isolat",
+    "recover",
+    "detect",
+    "observ",
+    "visuali",
+    "purif",
+    "separat",
+    "identif",
+    "distinguish",
+    "seen",
+    "found",
+    "imag",
+    "collect",
+    "enrich",
+    "quantif",
+    "track",
+    "resolv",
+    "captur",
+    "obtain",
+    "label",
+    "stain",
+    "measur",
+    "harvest",
+    "pellet",
+)
+
+
+def _reports_ability(doc: Doc, token: Token) -> bool:
+    """'MDVs could be recovered by size-exclusion chromatography' reports a result."""
+    following = [t.lower_ for t in doc[token.i + 1 : token.i + 4]]
+    if following[:1] == ["be"] and len(following) > 1:
+        return bool(_stem_in(following[1], ABILITY_PARTICIPLES))
+    return bool(following) and bool(_stem_in(following[0], ABILITY_PARTICIPLES))
 
 
 def with_pmid(findings: Iterable[Finding], pmid: str) -> list[Finding]:

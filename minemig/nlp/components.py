@@ -30,6 +30,8 @@ def paragraph_breaks(doc: Doc) -> Doc:
     for token in doc[:-1]:
         if token.is_space and "\n" in token.text:
             doc[token.i + 1].is_sent_start = True
+            if token.i > 0:
+                token.is_sent_start = False  # the break closes a sentence, never is one
     return doc
 
 

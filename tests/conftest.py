@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from eutils_server import EutilsServer
@@ -23,3 +24,13 @@ def eutils_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[EutilsServer]:
     finally:
         server.stop()
     assert not server.errors, server.errors[0]
+
+
+@pytest.fixture(scope="session")
+def reader() -> Any:
+    """The migrasome topic's reader, rules only, built once per session (it takes seconds)."""
+    from minemig.nlp import build_reader
+    from minemig.topic import load_topic
+
+    topic = load_topic("migrasome")
+    return build_reader(topic.gazetteer_files, topic.abbreviation_files, model="none")

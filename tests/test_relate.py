@@ -1,0 +1,189 @@
+"""Findings from realistic abstract sentences, read with the project's own gazetteers.
+
+Each case is a sentence written in the style of a PubMed abstract and the exact set of
+(EV type, category, entity id, negated, speculative) a curator would record from it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from minemig.models import AbstractSection, Article
+
+M, X, R = "EV:migrasome", "EV:exosome", "EV:retraction_fiber"
+
+
+def findings(reader: Any, text: str, title: str = "") -> set[tuple[str, str, str, bool, bool]]:
+    article = Article(pmid="1", title=title, abstract_sections=(AbstractSection(text),))
+    (_, found) = next(reader.read([article]))
+    return {(f.ev_type, f.category, f.entity_id, f.negated, f.speculative) for f in found}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # marker forms: compound, '+', construct, 'positive for'
+        (
+            "TSPAN4-positive migrasomes were counted on fibronectin.",
+            {(M, "marker", "TSPAN4", False, False)},
+        ),
+        (
+            "Tspan4+ migrasomes accumulated behind migrating cells.",
+            {(M, "marker", "TSPAN4", False, False)},
+        ),
+        (
+            "Migrasomes were labelled with Tspan4-GFP and wheat germ agglutinin.",
+            {(M, "marker", "TSPAN4", False, False), (M, "marker", "MINEMIG:wga", False, False)},
+        ),
+        (
+            "Migrasomes were positive for NDST1 and carried PTEN mRNA.",
+            {
+                (M, "marker", "NDST1", False, False),
+                (M, "cargo", "PTEN", False, False),
+                (M, "cargo", "MINEMIG:mrna", False, False),
+            },
+        ),
+        # an unlisted gene found by its symbol
+        ("Migrasomes were strongly enriched in PLD1.", {(M, "marker", "PLD1", False, False)}),
+        # a symbol defined in the text, used by its long form
+        (
+            "Sorting nexin 27 (SNX27) is required for migrasome formation.",
+            {(M, "biogenesis", "SNX27", False, False)},
+        ),
+        # a gazetteer alias resolves to the HGNC symbol
+        (
+            "Sphingomyelin synthase 2 (SMS2) is required for migrasome formation.",
+            {(M, "biogenesis", "SGMS2", False, False)},
+        ),
+        # biogenesis: a perturbation that abolishes formation is a positive claim
+        (
+            "Knockdown of ITGB1 abolished migrasome formation in L929 cells.",
+            {(M, "biogenesis", "ITGB1", False, False)},
+        ),
+        ("Migrasome formation was independent of CD63.", {(M, "biogenesis", "CD63", True, False)}),
+        # producer cells and functions
+        (
+            "Neutrophil-derived migrasomes promote angiogenesis.",
+            {
+                (M, "cell_type", "CL:0000775", False, False),
+                (M, "function", "GO:0001525", False, False),
+            },
+        ),
+        (
+            "Migrasomes released by podocytes were taken up by macrophages.",
+            {(M, "cell_type", "CL:0000653", False, False)},
+        ),
+        # sizes with units
+        (
+            "Migrasomes (0.5–3 µm) were imaged by transmission electron microscopy.",
+            {
+                (M, "size", "SIZE:500-3000nm", False, False),
+                (M, "method", "MINEMIG:transmission_electron_microscopy", False, False),
+            },
+        ),
+        # negation and hedging per finding
+        ("CD63 was not detected in migrasomes.", {(M, "marker", "CD63", True, False)}),
+        (
+            "Migrasomes may mediate mitocytosis.",
+            {(M, "function", "MINEMIG:mitocytosis", False, True)},
+        ),
+        (
+            "TSPAN4 is required for migrasome formation, which may promote metastasis.",
+            {
+                (M, "biogenesis", "TSPAN4", False, False),
+                (M, "function", "MINEMIG:metastasis", False, True),
+            },
+        ),
+    ],
+)
+def test_claims_are_read_as_a_curator_would(reader: Any, text: str, expected: set) -> None:
+    assert findings(reader, text) == expected
+
+
+def test_each_marker_goes_to_the_ev_type_its_clause_names(reader: Any) -> None:
+    text = "CD63 marked exosomes, whereas TSPAN4 marked migrasomes."
+    assert findings(reader, text) == {
+        (X, "marker", "CD63", False, False),
+        (M, "marker", "TSPAN4", False, False),
+    }
+
+
+def test_a_contrast_phrase_is_not_the_subject(reader: Any) -> None:
+    text = "Unlike exosomes, migrasomes contained damaged mitochondria."
+    assert findings(reader, text) == {(M, "cargo", "MINEMIG:damaged_mitochondria", False, False)}
+
+
+def test_but_not_gives_the_excluded_ev_a_negated_claim(reader: Any) -> None:
+    text = "Migrasomes, but not exosomes, were labelled with WGA."
+    assert findings(reader, text) == {
+        (M, "marker", "MINEMIG:wga", False, False),
+        (X, "marker", "MINEMIG:wga", True, False),
+    }
+
+
+def test_these_vesicles_refer_to_the_ev_named_before(reader: Any) -> None:
+    text = (
+        "Cells shed large oncosomes from membrane blebs; these vesicles were positive for "
+        "ARF6 and caveolin-1."
+    )
+    assert findings(reader, text) == {
+        ("EV:large_oncosome", "biogenesis", "MINEMIG:membrane_blebbing", False, False),
+        ("EV:large_oncosome", "marker", "ARF6", False, False),
+        ("EV:large_oncosome", "marker", "CAV1", False, False),
+    }
+
+
+def test_a_background_sentence_about_exosomes_gives_no_migrasome_finding(reader: Any) -> None:
+    text = "Exosomes carry CD63 and CD81. Here we show that migrasomes are enriched in NDST1."
+    found = findings(reader, text)
+    assert (X, "cargo", "CD63", False, False) in found
+    assert {f for f in found if f[0] == M} == {(M, "marker", "NDST1", False, False)}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # CD8 only qualifies T cells, which receive the migrasomes
+        ("CD8+ T cells were activated by migrasomes.", set()),
+        # the macrophages make migrasomes; the tumour is no claim about them
+        (
+            "Tumour-associated macrophages released migrasomes.",
+            {(M, "cell_type", "CL:0000235", False, False)},
+        ),
+        ("Cells migrating on fibronectin formed migrasomes.", set()),  # a substrate
+        ("Cells expressing TSPAN4-GFP migrated faster.", set()),  # no EV in the claim
+        ("Migrasomes were isolated from HeLa cells.", set()),  # a cell line is no cell type
+    ],
+)
+def test_modifiers_and_substrates_are_not_claims(reader: Any, text: str, expected: set) -> None:
+    assert findings(reader, text) == expected
+
+
+def test_whole_genome_amplification_is_not_the_lectin(reader: Any) -> None:
+    text = (
+        "DNA from single migrasomes was subjected to whole-genome amplification (WGA). "
+        "WGA products were sequenced from migrasomes."
+    )
+    assert not {f for f in findings(reader, text) if f[2] == "MINEMIG:wga"}
+
+
+def test_the_title_is_read_as_its_own_sentence(reader: Any) -> None:
+    found = findings(reader, "We studied it.", title="PLD1-positive migrasomes in zebrafish")
+    assert (M, "marker", "PLD1", False, False) in found
+
+
+def test_findings_carry_evidence_and_offsets(reader: Any) -> None:
+    article = Article(
+        pmid="38000001",
+        title="Migrasomes after wounding",
+        abstract_sections=(AbstractSection("Migrasomes were enriched in PLD1.", "RESULTS"),),
+    )
+    (_, found) = next(reader.read([article]))
+    (finding,) = found
+    text = "Migrasomes after wounding\nRESULTS: Migrasomes were enriched in PLD1."
+    assert finding.pmid == "38000001"
+    assert finding.evidence == "RESULTS: Migrasomes were enriched in PLD1."
+    assert text[finding.start_char : finding.end_char] == "PLD1"
+    assert finding.unlisted and finding.predicate.startswith("marked_by")

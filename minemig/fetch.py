@@ -410,7 +410,8 @@ class EutilsClient:
                 delay = retry_after
                 if delay is None:
                     delay = self._random.uniform(0.0, min(cap, base * 2 ** (attempt - 1)))
-                log.warning(
+                # A retry that then succeeds is routine: cron stays silent (see --debug).
+                log.info(
                     "%s: %s; retry %d of %d in %.1f s",
                     what,
                     problem,

@@ -7,6 +7,7 @@ are one line on stderr; ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 import traceback
@@ -170,7 +171,7 @@ def search(
 ) -> None:
     """Search PubMed, store the records and their findings, and report the findings.
 
-    Example: minemig search "migrasome AND neutrophil" --mindate 2024 --format jsonl
+    Example: minemig search "migrasome AND neutrophil" --mindate 2024
     """
     from minemig.baseline import load_baseline
     from minemig.fetch import EutilsClient
@@ -357,6 +358,134 @@ def baseline_command(
     _emit("\n".join(lines) + "\n")
 
 
+# -- update ---------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option(
+    "--digest-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where digests go (default: the topic's [digest] out_dir in the data directory).",
+)
+@click.option("--quiet", is_flag=True, help="Print nothing on success.")
+@common_options
+def update(
+    digest_dir: Path | None,
+    quiet: bool,
+    db_path: Path | None,
+    pipeline_name: str,
+    debug: bool,
+) -> None:
+    """Fetch what PubMed added since the last update, read it and write a digest.
+
+    The cron entry point: one summary line on success (none with --quiet), exit 0
+    also when nothing is new, one line on stderr and exit 1 on failure. Only one
+    update runs per database at a time; a run that was killed is finished by the next.
+    The digest is DIR/<pipeline>-<YYYY-MM-DD>.md.
+
+    Example: minemig update --digest-dir ~/digests --quiet
+    """
+    from minemig.baseline import load_baseline
+    from minemig.fetch import EutilsClient
+    from minemig.lock import UpdateLock, lock_path_for
+    from minemig.orchestrate import default_digest_dir
+    from minemig.orchestrate import update as run_update
+    from minemig.settings import NcbiSettings, default_db_path
+    from minemig.topic import load_topic
+
+    if not debug:
+        # Retries that succeed and PubMed's notes are kept with the run; cron mail is
+        # for failures only.
+        log.setLevel(logging.ERROR)
+    topic = load_topic(pipeline_name)
+    baseline = load_baseline(topic.baseline_path)
+    db = (db_path or default_db_path()).expanduser()
+    with UpdateLock(lock_path_for(db)):
+        reader = _reader_for(topic)
+        with (
+            EutilsClient(NcbiSettings.from_env()) as client,
+            _open_store(db) as store,
+            _progress("update") as advance,
+        ):
+            result = run_update(
+                store,
+                client,
+                topic,
+                reader,
+                baseline,
+                (digest_dir or default_digest_dir(topic)).expanduser(),
+                progress=advance,
+            )
+    if not quiet:
+        click.echo(result.summary())
+
+
+# -- digest ---------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--since", help="First day (UTC) records were stored: YYYY, YYYY-MM or YYYY-MM-DD.")
+@click.option("--until", help="Last day (UTC) records were stored: YYYY, YYYY-MM or YYYY-MM-DD.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the digest to this file instead of stdout.",
+)
+@common_options
+def digest(
+    since: str | None,
+    until: str | None,
+    out: Path | None,
+    db_path: Path | None,
+    pipeline_name: str,
+    debug: bool,
+) -> None:
+    """Print a digest of the records stored (or revised) in a period.
+
+    Dates are the days minemig stored a record or its latest revision, which for
+    records fetched by `update` follows PubMed's entry date. Default: since the last
+    digest. "New" means not reported by a digest made before the period. Nothing is
+    marked as reported; only `update` does that.
+
+    Example: minemig digest --since 2025-01 --until 2025-03 --out q1.md
+    """
+    from minemig.baseline import load_baseline
+    from minemig.orchestrate import digest_between, write_digest_file
+    from minemig.topic import load_topic
+
+    first = _day_bound(since, "--since", end=False)
+    last = _day_bound(until, "--until", end=True)
+    if first and last and first > last:
+        raise UsageError(f"--since {since} is after --until {until}")
+    topic = load_topic(pipeline_name)
+    baseline = load_baseline(topic.baseline_path)
+    reader = _reader_for(topic)
+    with _open_store(db_path) as store:
+        markdown = digest_between(store, baseline, topic, reader, since=first, until=last)
+    if out is None:
+        _emit(markdown)
+    else:
+        write_digest_file(out, markdown, kept=False)
+
+
+def _day_bound(value: str | None, option: str, *, end: bool) -> str | None:
+    """A date option as the first (or last) UTC second it covers, in the store's format."""
+    if value is None:
+        return None
+    parts = [int(p) for p in (parse_pubmed_date(value, option) or "").split("/")]
+    if not end:
+        year, month, day = (*parts, 1, 1)[:3]
+        return f"{date(year, month, day).isoformat()}T00:00:00+00:00"
+    year, month = parts[0], (parts[1] if len(parts) > 1 else 12)
+    if len(parts) == 3:
+        last = date(year, month, parts[2])
+    else:  # the day before the first of the next month
+        last = date.fromordinal(date(year + month // 12, month % 12 + 1, 1).toordinal() - 1)
+    return f"{last.isoformat()}T23:59:59+00:00"
+
+
 # -- entry point ----------------------------------------------------------------------
 
 
@@ -368,13 +497,39 @@ def _configure_logging(debug: bool) -> None:
     log.propagate = False
 
 
+@contextmanager
+def _broken_pipe_is_success() -> Iterator[None]:
+    """`minemig export ... | head` is not an error. click turns a broken pipe into exit 1
+    itself, so the pipe is checked where click reports it."""
+    try:
+        yield
+    except SystemExit as exc:
+        if exc.code == 1 and _stdout_is_broken():
+            raise SystemExit(0) from None
+        raise
+
+
+def _stdout_is_broken() -> bool:
+    if type(sys.stdout).__name__.endswith("PacifyFlushWrapper"):
+        return True  # click met EPIPE and wrapped stdout before exiting 1
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):
+        # Point stdout at /dev/null so Python's own flush at exit cannot complain again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return True
+    return False
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI and turn every error into one line and an exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     _configure_logging(debug)
     try:
-        cli.main(args=args, prog_name="minemig", standalone_mode=False)
+        with _broken_pipe_is_success():
+            cli.main(args=args, prog_name="minemig", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Error: interrupted", err=True)
         sys.exit(130)

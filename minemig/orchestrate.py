@@ -3,23 +3,38 @@
 Only this module and the CLI know every stage. Each batch of records is read
 (only the records whose content the current pipeline has not read yet) and then
 written in one transaction, so an interrupted run loses at most the batch in
-flight and the next run redoes exactly that.
+flight and the next run redoes exactly that. :func:`update` adds the digest: a
+queue of articles no digest has covered, drained by the transaction that records
+the digest, so a digest entry is never lost or repeated either.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
 from minemig import __version__
-from minemig.errors import MinemigError
-from minemig.fetch import EutilsClient, SearchResult, fetch_records
+from minemig.baseline import Baseline
+from minemig.diff import Delta, Paper, Reported, compare
+from minemig.digest import render_markdown
+from minemig.errors import ConfigError, MinemigError
+from minemig.fetch import EutilsClient, RecordFetch, SearchResult, fetch_records
 from minemig.models import Article, Deletion, Finding, SkippedRecord
 from minemig.parse import iter_records
-from minemig.store import Store, WriteCounts, article_content_hash
+from minemig.settings import data_dir
+from minemig.store import (
+    Store,
+    WriteCounts,
+    article_content_hash,
+    article_from_row,
+    finding_from_row,
+)
+from minemig.topic import Topic
 
 log = logging.getLogger("minemig")
 
@@ -103,8 +118,13 @@ def store_records(
     tally: Tally,
     on_findings: Callable[[Article, list[Finding]], None] | None = None,
     progress: ProgressCallback | None = None,
+    topic: str = "",
 ) -> None:
-    """Read and store records in batches; ``on_findings`` sees every article read."""
+    """Read and store records in batches; ``on_findings`` sees every article read.
+
+    With ``topic``, every stored article joins that topic's digest queue in its batch's
+    transaction.
+    """
     batch: list[Article] = []
     deletions: list[str] = []
 
@@ -126,28 +146,30 @@ def store_records(
                     on_findings(article, article_findings)
             tally.extracted += len(to_read)
         tally.written = tally.written + store.write_batch(
-            run_id, articles, deletions, findings, reader.version if reader else ""
+            run_id, articles, deletions, findings, reader.version if reader else "", topic=topic
         )
         if progress is not None:
             progress(len(batch) + len(deletions))
         batch.clear()
         deletions.clear()
 
-    for record in records:
-        if isinstance(record, Article):
+    try:
+        for record in records:
             tally.read += 1
-            batch.append(record)
-        elif isinstance(record, Deletion):
-            tally.read += 1
-            deletions.append(record.pmid)
-        else:
-            tally.read += 1
-            tally.skipped += 1
-            message = f"skipped PMID {record.pmid or '?'} in {record.source}: {record.reason}"
-            tally.problems.append(message)
-            log.warning(message)
-        if len(batch) + len(deletions) >= RECORD_BATCH:
-            flush()
+            if isinstance(record, Article):
+                batch.append(record)
+            elif isinstance(record, Deletion):
+                deletions.append(record.pmid)
+            else:
+                tally.skipped += 1
+                message = f"skipped PMID {record.pmid or '?'} in {record.source}: {record.reason}"
+                tally.problems.append(message)
+                log.warning(message)
+            if len(batch) + len(deletions) >= RECORD_BATCH:
+                flush()
+    except MinemigError:
+        flush()  # a file that breaks part-way keeps every record read before the break
+        raise
     flush()
 
 
@@ -181,7 +203,8 @@ def ingest(
                 store_finish_failed(store, run_id, tally, exc)
                 raise
             errors.append(exc)
-            log.error("%s", exc)
+            if len(errors) > 1:  # the first is the command's own error line
+                log.error("%s", exc)
     if errors:
         store_finish_failed(store, run_id, tally, errors[0])
         raise errors[0]
@@ -216,15 +239,7 @@ def search(
     that PubMed silently broadened can be seen afterwards.
     """
     tally = Tally()
-    run_id = store.start_run(
-        command,
-        pipeline=pipeline,
-        query=term,
-        mindate=mindate or "",
-        maxdate=maxdate or "",
-        versions=versions(reader),
-    )
-    fetched_pmids: list[str] = []
+    # Checked before a run is recorded: a refused query or window leaves no run behind.
     fetch = fetch_records(
         client,
         term,
@@ -233,6 +248,35 @@ def search(
         max_records=max_records,
         batch_size=batch_size,
     )
+    run_id = store.start_run(
+        command,
+        pipeline=pipeline,
+        query=term,
+        mindate=mindate or "",
+        maxdate=maxdate or "",
+        versions=versions(reader),
+    )
+    try:
+        fetched_pmids = _fetch_into_store(store, run_id, fetch, reader, tally, progress=progress)
+    except MinemigError as exc:
+        store_finish_failed(store, run_id, tally, exc)
+        raise
+    store.finish_run(run_id, "ok", counts=tally.as_dict())
+    return tally, fetched_pmids
+
+
+def _fetch_into_store(
+    store: Store,
+    run_id: int,
+    fetch: RecordFetch,
+    reader: ReaderLike | None,
+    tally: Tally,
+    *,
+    progress: ProgressCallback | None = None,
+    topic: str = "",
+) -> list[str]:
+    """Store every batch of ``fetch`` and keep its searches with the run; the PMIDs fetched."""
+    fetched_pmids: list[str] = []
 
     def keep_pmids(records: Iterable[Article | Deletion | SkippedRecord]) -> Iterator[Any]:
         for record in records:
@@ -250,17 +294,12 @@ def search(
                 reader,
                 tally,
                 progress=progress,
+                topic=topic,
             )
-    except MinemigError as exc:
+    finally:
         _record_searches(store, run_id, fetch.searches)
-        store_finish_failed(store, run_id, tally, exc)
-        raise
-    _record_searches(store, run_id, fetch.searches)
-    for search_result in fetch.searches[:1]:
-        for warning in (*search_result.warnings, *search_result.errors):
-            log.warning("PubMed says: %s", warning)
-    store.finish_run(run_id, "ok", counts=tally.as_dict())
-    return tally, fetched_pmids
+    # fetch has already reported NCBI's warnings and errors once; the run keeps them.
+    return fetched_pmids
 
 
 def _record_searches(store: Store, run_id: int, searches: Sequence[SearchResult]) -> None:
@@ -289,3 +328,302 @@ def _articles_only(
             yield record
         elif isinstance(record, SkippedRecord):
             on_problem(f"skipped PMID {record.pmid or '?'} in {record.source}: {record.reason}")
+
+
+# -- update and digest ------------------------------------------------------------------
+
+
+@dataclass
+class UpdateResult:
+    """What one ``update`` did, for its one-line summary."""
+
+    pipeline: str
+    tally: Tally
+    delta: Delta | None = None
+    digest_path: Path | None = None
+    recovered: list[Path] = field(default_factory=list)  # digests of killed runs, written now
+
+    def summary(self) -> str:
+        w = self.tally.written
+        line = (
+            f"update {self.pipeline}: {_count(self.tally.read, 'record')} fetched ({w.new} new,"
+            f" {w.updated} revised, {w.unchanged} unchanged)"
+        )
+        if self.recovered:
+            line += f"; wrote {len(self.recovered)} digest(s) left by an interrupted run"
+        if self.delta is None or self.digest_path is None:
+            return line + "; nothing new"
+        d = self.delta
+        return (
+            f"{line}; digest of {_count(len(d.papers), 'paper')}:"
+            f" {_count(len(d.new), 'new finding')},"
+            f" {_count(len(d.contradictions), 'contradiction')},"
+            f" {_count(len(d.retractions), 'retraction')} -> {self.digest_path}"
+        )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def default_digest_dir(topic: Topic) -> Path:
+    """The topic's ``[digest] out_dir``; a relative one is taken from the data directory."""
+    folder = topic.digest_dir.expanduser()
+    return folder if folder.is_absolute() else data_dir() / folder
+
+
+def update(
+    store: Store,
+    client: EutilsClient,
+    topic: Topic,
+    reader: ReaderLike,
+    baseline: Baseline,
+    digest_dir: Path,
+    *,
+    today: date | None = None,
+    progress: ProgressCallback | None = None,
+) -> UpdateResult:
+    """Fetch what PubMed added since the last successful update, read it, store it, and
+    write a digest of everything no digest has covered yet. The caller holds the lock.
+
+    The window starts ``overlap_days`` before the entry date the last successful update
+    reached (the first update fetches everything). Each batch joins the digest queue in
+    its own transaction; the digest, the keys it reports and the end of the run are one
+    more transaction, and the file is written from the copy kept in the store. A run
+    killed anywhere therefore leaves work the next run completes, never work done twice.
+    """
+    today = today or date.today()
+    _make_dir(digest_dir)
+    recovered = write_unwritten_digests(store, topic.name)
+    store.mark_interrupted("update", topic.name)
+    mindate = update_mindate(store.last_successful_run("update", topic.name), topic)
+    run_id = store.start_run(
+        "update",
+        pipeline=topic.name,
+        query=topic.query_term,
+        mindate=mindate or "",
+        versions=versions(reader),
+    )
+    tally = Tally()
+    maxdate = today.strftime("%Y/%m/%d")
+    try:
+        fetch = fetch_records(
+            client,
+            topic.query_term,
+            mindate=mindate,
+            datetype=topic.datetype,
+            batch_size=topic.batch_size,
+        )
+        _fetch_into_store(store, run_id, fetch, reader, tally, progress=progress, topic=topic.name)
+        rows = store.undigested_articles(topic.name)
+        read_missing(store, run_id, rows, reader)
+        last = store.last_digest(topic.name)
+        delta = digest_delta(
+            store,
+            baseline,
+            topic,
+            reader.version,
+            rows,
+            store.reported(topic.name),
+            previous_version=last.pipeline_version if last else "",
+        )
+        if delta.is_empty:
+            store.finish_run(run_id, "ok", counts=tally.as_dict(), maxdate=maxdate)
+            return UpdateResult(topic.name, tally, recovered=recovered)
+        if last is not None:
+            period = f"Records new or revised since the digest of {last.day}."
+        else:
+            period = "First digest: every record the topic's query matched."
+        markdown = render_markdown(
+            delta, title=topic.digest_title, day=today.isoformat(), period=period
+        )
+        path = free_digest_path(store, digest_dir, topic.name, today)
+        digest_id = store.commit_digest(
+            run_id,
+            topic.name,
+            pipeline_version=reader.version,
+            day=today.isoformat(),
+            path=str(path),
+            markdown=markdown,
+            new_keys={g.key: g.entity for g in delta.new},
+            cited=delta.support_to_record(),
+            digested=[(row["pmid"], row["content_hash"]) for row in rows],
+            counts={**tally.as_dict(), **digest_counts(delta)},
+            maxdate=maxdate,
+        )
+    except MinemigError as exc:
+        store_finish_failed(store, run_id, tally, exc)
+        raise
+    write_digest_file(path, markdown)
+    store.mark_digest_written(digest_id)
+    return UpdateResult(topic.name, tally, delta, path, recovered)
+
+
+def update_mindate(last_run: dict[str, Any] | None, topic: Topic) -> str | None:
+    """Where the next fetch starts: ``overlap_days`` before what the last update reached."""
+    if last_run is None:
+        return topic.first_mindate or None
+    reached = last_run["maxdate"] or last_run["started_at"][:10]
+    year, month, day = (int(part) for part in reached.replace("-", "/").split("/")[:3])
+    start = date(year, month, day) - timedelta(days=topic.overlap_days)
+    return start.strftime("%Y/%m/%d")
+
+
+def read_missing(
+    store: Store, run_id: int, rows: Sequence[dict[str, Any]], reader: ReaderLike
+) -> int:
+    """Read the stored articles the current pipeline version has not read, so a digest
+    compares findings of one version only."""
+    needed = store.pmids_needing_extraction(
+        ((row["pmid"], row["content_hash"]) for row in rows), reader.version
+    )
+    articles = [article_from_row(row) for row in rows if row["pmid"] in needed]
+    for start in range(0, len(articles), RECORD_BATCH):
+        chunk = articles[start : start + RECORD_BATCH]
+        findings = {article.pmid: found for article, found in reader.read(chunk)}
+        store.write_batch(run_id, findings=findings, pipeline_version=reader.version)
+    return len(articles)
+
+
+def digest_delta(
+    store: Store,
+    baseline: Baseline,
+    topic: Topic,
+    pipeline_version: str,
+    rows: Sequence[dict[str, Any]],
+    reported: dict[tuple[str, str, str], dict[str, Any]],
+    *,
+    previous_version: str = "",
+) -> Delta:
+    """The diff of these stored articles, under one pipeline version."""
+    papers = [Paper.of(article_from_row(row), revised=bool(row["revised"])) for row in rows]
+    findings = store.findings_of([row["pmid"] for row in rows], pipeline_version)
+    return compare(
+        baseline,
+        (finding_from_row(row) for row in findings),
+        papers,
+        {
+            key: Reported(
+                *key, entity=entry["entity"], day=entry["day"], pmids=frozenset(entry["pmids"])
+            )
+            for key, entry in reported.items()
+        },
+        topic.watched_ev_types,
+        pipeline_version=pipeline_version,
+        previous_version=previous_version,
+        retracted=store.retracted_pmids(),
+    )
+
+
+def digest_counts(delta: Delta) -> dict[str, int]:
+    return {
+        "papers": len(delta.papers),
+        "new_findings": len(delta.new),
+        "contradictions": len(delta.contradictions),
+        "retractions": len(delta.retractions),
+    }
+
+
+def free_digest_path(store: Store, folder: Path, pipeline: str, day: date) -> Path:
+    """``<pipeline>-<day>.md``, or ``-2``, ``-3``… when a digest of that day exists: a
+    digest file is never overwritten by another digest."""
+    taken = store.digest_paths()
+    for n in range(1, 1000):
+        suffix = "" if n == 1 else f"-{n}"
+        path = folder / f"{pipeline}-{day.isoformat()}{suffix}.md"
+        if str(path) not in taken and not path.exists():
+            return path
+    raise ConfigError(f"{folder}: too many digests of {pipeline} dated {day.isoformat()}")
+
+
+def write_unwritten_digests(store: Store, pipeline: str) -> list[Path]:
+    """Write the files of digests committed by a run killed before it wrote them."""
+    written = []
+    for record in store.unwritten_digests(pipeline):
+        path = Path(record.path)
+        _make_dir(path.parent)
+        write_digest_file(path, record.markdown)
+        store.mark_digest_written(record.id)
+        written.append(path)
+    return written
+
+
+def write_digest_file(path: Path, text: str, *, kept: bool = True) -> None:
+    """Write atomically: a temporary file beside the target, synced, then renamed over it.
+    ``kept`` says the text is also in the store, so the next update writes it again."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(temporary, "w", encoding="utf-8", newline="\n") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except OSError as exc:
+        hint = (
+            "the digest is kept in the database and written by the next update;"
+            " fix the folder or choose another --digest-dir"
+            if kept
+            else "choose another file"
+        )
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc} ({hint})") from None
+
+
+def _make_dir(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create the digest folder {folder}: {exc.strerror or exc}"
+            " (choose another --digest-dir)"
+        ) from None
+
+
+def digest_between(
+    store: Store,
+    baseline: Baseline,
+    topic: Topic,
+    reader: ReaderLike,
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    today: date | None = None,
+) -> str:
+    """The digest of the records stored or revised between two UTC timestamps (default:
+    since the last digest). New means not reported by a digest made before ``since``.
+    Marks nothing as reported."""
+    last = store.last_digest(topic.name)
+    after_run = 0
+    if since is None and last is not None:
+        # Runs, not timestamps, order what came after it: both are in seconds.
+        after_run = last.run_id or 0
+        since = last.created_at
+        period = f"Records stored or revised since the digest of {last.day}."
+    elif since is not None and until is not None:
+        period = f"Records stored or revised from {since[:10]} to {until[:10]} (UTC)."
+    elif since is not None:
+        period = f"Records stored or revised from {since[:10]} on (UTC)."
+    elif until is not None:
+        period = f"Records stored or revised up to {until[:10]} (UTC)."
+    else:
+        period = "Every record in the store."
+    rows = store.articles_changed(
+        "" if after_run else since or "", until or "9999", after_run=after_run
+    )
+    if store.pmids_needing_extraction(
+        ((r["pmid"], r["content_hash"]) for r in rows), reader.version
+    ):
+        run_id = store.start_run("digest", pipeline=topic.name, versions=versions(reader))
+        tally = Tally(extracted=read_missing(store, run_id, rows, reader))
+        store.finish_run(run_id, "ok", counts=tally.as_dict())
+    reported = store.reported(topic.name, created_until=since) if since else {}
+    delta = digest_delta(
+        store,
+        baseline,
+        topic,
+        reader.version,
+        rows,
+        reported,
+        previous_version=last.pipeline_version if last else "",
+    )
+    day = (today or date.today()).isoformat()
+    return render_markdown(delta, title=topic.digest_title, day=day, period=period)

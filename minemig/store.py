@@ -1,4 +1,4 @@
-"""The SQLite store: runs, articles and findings, behind named migrations.
+"""The SQLite store: runs, articles, findings and digests, behind named migrations.
 
 All SQL lives here. Every write that belongs together is one transaction, so a
 run killed at any point leaves either the whole batch or none of it, and the next
@@ -105,7 +105,78 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "0002_digests_and_reported_keys",
+        """
+        -- Every digest, with its markdown, so that a file lost between the commit and
+        -- the write is written by the next run.
+        CREATE TABLE digests (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            pipeline TEXT NOT NULL,
+            run_id INTEGER REFERENCES runs(id),
+            pipeline_version TEXT NOT NULL,
+            day TEXT NOT NULL,
+            path TEXT NOT NULL,
+            markdown TEXT NOT NULL,
+            counts TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL,
+            written_at TEXT
+        );
+        CREATE INDEX digests_by_pipeline ON digests(pipeline, id);
+        -- The articles a topic's updates fetched, and the content a digest last covered:
+        -- an article waits for the next digest while its content differs from that.
+        CREATE TABLE topic_articles (
+            pipeline TEXT NOT NULL,
+            pmid TEXT NOT NULL REFERENCES articles(pmid),
+            first_run INTEGER REFERENCES runs(id),
+            digested_hash TEXT,
+            digest_id INTEGER REFERENCES digests(id),
+            PRIMARY KEY (pipeline, pmid)
+        );
+        -- Finding keys a digest reported as new. Keyed by the key alone, not the pipeline
+        -- version, so re-reading with a new vocabulary never makes an old key new again.
+        CREATE TABLE reported (
+            pipeline TEXT NOT NULL,
+            ev_type TEXT NOT NULL,
+            category TEXT NOT NULL,
+            entity_id TEXT NOT NULL,
+            entity TEXT NOT NULL,
+            digest_id INTEGER NOT NULL REFERENCES digests(id),
+            pipeline_version TEXT NOT NULL,
+            PRIMARY KEY (pipeline, ev_type, category, entity_id)
+        );
+        -- The papers digests cited for reported keys, so a later retraction is reported.
+        CREATE TABLE reported_support (
+            pipeline TEXT NOT NULL,
+            ev_type TEXT NOT NULL,
+            category TEXT NOT NULL,
+            entity_id TEXT NOT NULL,
+            pmid TEXT NOT NULL,
+            digest_id INTEGER NOT NULL REFERENCES digests(id),
+            PRIMARY KEY (pipeline, ev_type, category, entity_id, pmid)
+        );
+        CREATE INDEX reported_support_by_pmid ON reported_support(pmid)
+        """,
+    ),
 ]
+
+Key = tuple[str, str, str]
+
+
+@dataclass(frozen=True)
+class DigestRecord:
+    """A committed digest; ``written_at`` is empty until its file has been written."""
+
+    id: int
+    pipeline: str
+    run_id: int | None
+    pipeline_version: str
+    day: str
+    path: str
+    markdown: str
+    counts: dict[str, int]
+    created_at: str
+    written_at: str
 
 
 @dataclass(frozen=True)
@@ -260,15 +331,7 @@ class Store:
         error: str = "",
         maxdate: str | None = None,
     ) -> None:
-        def work(c: sqlite3.Connection) -> None:
-            c.execute(
-                "UPDATE runs SET status = ?, finished_at = ?, counts = ?, error = ? WHERE id = ?",
-                (status, _utcnow(), json.dumps(dict(counts or {}), sort_keys=True), error, run_id),
-            )
-            if maxdate is not None:
-                c.execute("UPDATE runs SET maxdate = ? WHERE id = ?", (maxdate, run_id))
-
-        self._transaction(work)
+        self._transaction(lambda c: _finish_run(c, run_id, status, counts, error, maxdate))
 
     def runs(self) -> list[dict[str, Any]]:
         return [_run_row(row) for row in self._conn.execute("SELECT * FROM runs ORDER BY id")]
@@ -290,12 +353,14 @@ class Store:
         deleted_pmids: Iterable[str] = (),
         findings: Mapping[str, Sequence[Finding]] | None = None,
         pipeline_version: str = "",
+        topic: str = "",
     ) -> WriteCounts:
         """Upsert articles, apply deletions and replace findings, all in one transaction.
 
         ``findings`` maps a PMID to all findings of that article under
         ``pipeline_version``; a PMID present with an empty list records that the
-        article was read and yielded nothing.
+        article was read and yielded nothing. With ``topic``, the articles join that
+        topic's digest queue in the same transaction.
         """
         articles = list(articles)
         deleted_pmids = list(deleted_pmids)
@@ -316,6 +381,12 @@ class Store:
                 deleted += cursor.rowcount
             for pmid, rows in (findings or {}).items():
                 written += _replace_findings(c, pmid, rows, pipeline_version, run_id)
+            if topic:
+                c.executemany(
+                    "INSERT INTO topic_articles (pipeline, pmid, first_run) VALUES (?, ?, ?)"
+                    " ON CONFLICT (pipeline, pmid) DO NOTHING",
+                    [(topic, article.pmid, run_id) for article in articles],
+                )
             return WriteCounts(new, updated, unchanged, deleted, written)
 
         counts: WriteCounts = self._transaction(work)
@@ -380,12 +451,199 @@ class Store:
                 by_pmid[row["pmid"]].append(row)
         return [row for pmid in wanted for row in by_pmid[pmid]]
 
+    # -- digests -------------------------------------------------------------------
+
+    def mark_interrupted(self, command: str, pipeline: str) -> int:
+        """Runs still 'running' belong to killed processes (the caller holds the lock)."""
+
+        def work(c: sqlite3.Connection) -> int:
+            cursor = c.execute(
+                "UPDATE runs SET status = 'interrupted', finished_at = ?"
+                " WHERE command = ? AND pipeline = ? AND status = 'running'",
+                (_utcnow(), command, pipeline),
+            )
+            return int(cursor.rowcount)
+
+        return int(self._transaction(work))
+
+    def undigested_articles(self, topic: str) -> list[dict[str, Any]]:
+        """The topic's articles whose current content no digest has covered yet."""
+        sql = (
+            "SELECT a.* FROM topic_articles t JOIN articles a ON a.pmid = t.pmid"
+            " WHERE t.pipeline = ? AND a.deleted = 0"
+            " AND (t.digested_hash IS NULL OR t.digested_hash != a.content_hash)"
+            " ORDER BY CAST(a.pmid AS INTEGER), a.pmid"
+        )
+        return [_article_row(row) for row in self.query(sql, (topic,))]
+
+    def articles_changed(
+        self, since: str = "", until: str = "9999", after_run: int = 0
+    ) -> list[dict[str, Any]]:
+        """Articles whose last change (first storage or revision) came from a run that
+        started in [since, until] (UTC ISO timestamps) and is newer than ``after_run``."""
+        sql = (
+            "SELECT a.* FROM articles a JOIN runs r ON r.id = a.last_changed_run"
+            " WHERE a.deleted = 0 AND r.started_at >= ? AND r.started_at <= ? AND r.id > ?"
+            " ORDER BY CAST(a.pmid AS INTEGER), a.pmid"
+        )
+        return [_article_row(row) for row in self.query(sql, (since, until, after_run))]
+
+    def retracted_pmids(self) -> set[str]:
+        rows = self.query(
+            "SELECT pmid FROM articles WHERE publication_types LIKE ?",
+            ('%"Retracted Publication"%',),
+        )
+        return {row[0] for row in rows}
+
+    def reported(self, topic: str, created_until: str | None = None) -> dict[Key, dict[str, Any]]:
+        """Keys earlier digests of ``topic`` reported (those created up to ``created_until``),
+        each with its entity name, digest day, pipeline version and cited PMIDs."""
+        sql = (
+            "SELECT r.ev_type, r.category, r.entity_id, r.entity, r.pipeline_version, d.day"
+            " FROM reported r JOIN digests d ON d.id = r.digest_id WHERE r.pipeline = ?"
+        )
+        params: list[Any] = [topic]
+        if created_until is not None:
+            sql += " AND d.created_at <= ?"
+            params.append(created_until)
+        found: dict[Key, dict[str, Any]] = {}
+        for row in self.query(sql, params):
+            key = (row["ev_type"], row["category"], row["entity_id"])
+            found[key] = {**dict(row), "pmids": set()}
+        support_sql = (
+            "SELECT s.ev_type, s.category, s.entity_id, s.pmid FROM reported_support s"
+            " JOIN digests d ON d.id = s.digest_id WHERE s.pipeline = ?"
+        )
+        if created_until is not None:
+            support_sql += " AND d.created_at <= ?"
+        for row in self.query(support_sql, params):
+            entry = found.get((row[0], row[1], row[2]))
+            if entry is not None:
+                entry["pmids"].add(row[3])
+        return found
+
+    def last_digest(self, topic: str) -> DigestRecord | None:
+        row = self._conn.execute(
+            "SELECT * FROM digests WHERE pipeline = ? ORDER BY id DESC LIMIT 1", (topic,)
+        ).fetchone()
+        return _digest_row(row) if row else None
+
+    def digest_paths(self) -> set[str]:
+        return {row[0] for row in self.query("SELECT path FROM digests")}
+
+    def unwritten_digests(self, topic: str) -> list[DigestRecord]:
+        rows = self.query(
+            "SELECT * FROM digests WHERE pipeline = ? AND written_at IS NULL ORDER BY id",
+            (topic,),
+        )
+        return [_digest_row(row) for row in rows]
+
+    def mark_digest_written(self, digest_id: int) -> None:
+        self._transaction(
+            lambda c: c.execute(
+                "UPDATE digests SET written_at = ? WHERE id = ?", (_utcnow(), digest_id)
+            )
+        )
+
+    def commit_digest(
+        self,
+        run_id: int,
+        topic: str,
+        *,
+        pipeline_version: str,
+        day: str,
+        path: str,
+        markdown: str,
+        new_keys: Mapping[Key, str],
+        cited: Mapping[Key, Iterable[str]],
+        digested: Iterable[tuple[str, str]],
+        counts: Mapping[str, int],
+        maxdate: str = "",
+    ) -> int:
+        """Record a digest and everything it settles in one transaction, and mark the run ok.
+
+        ``new_keys`` maps each key reported as new to its entity name; ``cited`` the
+        PMIDs cited per key; ``digested`` the (PMID, content hash) pairs it covered;
+        ``maxdate`` the entry date the run's fetch reached. A
+        run killed before this commit leaves all of it for the next run to do again;
+        one killed after it leaves only the file to write (see :meth:`unwritten_digests`).
+        """
+        digested = list(digested)
+
+        def work(c: sqlite3.Connection) -> int:
+            cursor = c.execute(
+                "INSERT INTO digests (pipeline, run_id, pipeline_version, day, path, markdown,"
+                " counts, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    topic,
+                    run_id,
+                    pipeline_version,
+                    day,
+                    path,
+                    markdown,
+                    json.dumps(dict(counts), sort_keys=True),
+                    _utcnow(),
+                ),
+            )
+            digest_id = int(cursor.lastrowid or 0)
+            c.executemany(
+                "INSERT INTO reported (pipeline, ev_type, category, entity_id, entity, digest_id,"
+                " pipeline_version) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (pipeline, ev_type, category, entity_id) DO NOTHING",
+                [
+                    (topic, *key, entity, digest_id, pipeline_version)
+                    for key, entity in new_keys.items()
+                ],
+            )
+            c.executemany(
+                "INSERT INTO reported_support (pipeline, ev_type, category, entity_id, pmid,"
+                " digest_id) VALUES (?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (pipeline, ev_type, category, entity_id, pmid) DO NOTHING",
+                [
+                    (topic, *key, pmid, digest_id)
+                    for key, pmids in cited.items()
+                    for pmid in sorted(pmids)
+                ],
+            )
+            c.executemany(
+                "UPDATE topic_articles SET digested_hash = ?, digest_id = ?"
+                " WHERE pipeline = ? AND pmid = ?",
+                [(content_hash, digest_id, topic, pmid) for pmid, content_hash in digested],
+            )
+            _finish_run(c, run_id, "ok", counts, "", maxdate or None)
+            return digest_id
+
+        return int(self._transaction(work))
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         """Read-only access for the diff and digest stages."""
         try:
             return list(self._conn.execute(sql, params))
         except sqlite3.Error as exc:
             raise _store_error(self.path, exc) from None
+
+
+def _finish_run(
+    c: sqlite3.Connection,
+    run_id: int,
+    status: str,
+    counts: Mapping[str, int] | None,
+    error: str,
+    maxdate: str | None,
+) -> None:
+    c.execute(
+        "UPDATE runs SET status = ?, finished_at = ?, counts = ?, error = ? WHERE id = ?",
+        (status, _utcnow(), json.dumps(dict(counts or {}), sort_keys=True), error, run_id),
+    )
+    if maxdate is not None:
+        c.execute("UPDATE runs SET maxdate = ? WHERE id = ?", (maxdate, run_id))
+
+
+def _digest_row(row: sqlite3.Row) -> DigestRecord:
+    data = dict(row)
+    data["counts"] = json.loads(data["counts"])
+    data["written_at"] = data["written_at"] or ""
+    return DigestRecord(**data)
 
 
 def _split_sql(script: str) -> list[str]:

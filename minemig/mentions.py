@@ -77,18 +77,23 @@ class SpanMention:
         return self.start < other.end and other.start < self.end
 
 
-def _from_span(span: Span, concept: Concept, source: str) -> SpanMention:
-    return SpanMention(
-        span.start,
-        span.end,
-        span.start_char,
-        span.end_char,
-        concept.category,
-        concept.id,
-        concept.name,
-        span.text,
-        source,
-    )
+def _from_span(span: Span, concept: Concept, source: str) -> list[SpanMention]:
+    """The mention(s) of a concept; a complex id such as ``ITGA5+ITGB1`` gives one per subunit."""
+    subunits = concept.id.split("+") if "+" in concept.id else [concept.id]
+    return [
+        SpanMention(
+            span.start,
+            span.end,
+            span.start_char,
+            span.end_char,
+            concept.category,
+            subunit,
+            subunit if len(subunits) > 1 else concept.name,
+            span.text,
+            source,
+        )
+        for subunit in subunits
+    ]
 
 
 def _symbol_case_ok(text: str, concept: Concept) -> bool:
@@ -118,7 +123,7 @@ def collect_mentions(doc: Doc, gazetteer: Gazetteer) -> list[SpanMention]:
         concept = gazetteer.get(ent.ent_id_) if ent.ent_id_ else None
         if concept is None or not _symbol_case_ok(ent.text, concept):
             continue
-        mentions.append(_from_span(ent, concept, "gazetteer"))
+        mentions.extend(_from_span(ent, concept, "gazetteer"))
 
     mentions = _apply_abbreviations(doc, gazetteer, mentions)
     mentions = _apply_curated_senses(doc, gazetteer, mentions)
@@ -193,7 +198,7 @@ def _apply_abbreviations(
         if concept is None:
             continue
         span = doc[token.i : token.i + 1]
-        kept.append(_from_span(span, concept, "abbreviation"))
+        kept.extend(_from_span(span, concept, "abbreviation"))
         occupied.add(token.i)
     return sorted(kept, key=lambda m: m.start)
 

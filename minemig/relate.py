@@ -12,7 +12,7 @@ position, never for the sentence as a whole.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from spacy.tokens import Doc, Span, Token
@@ -374,7 +374,10 @@ def _sentence_findings(
         if previous is not None:
             evs, entities = _carry_subject(doc, clause, previous, evs, entities)
         for entity in entities:
-            links = _choose_links(doc, clause, entity, evs)
+            links = _choose_links(
+                doc, clause, entity, evs,
+                lambda link, e=entity: _classify(doc, clause, e, link) is not None,
+            )
             if not links:
                 continue
             decided = _classify(doc, clause, entity, links[0])
@@ -467,8 +470,8 @@ def _carry_subject(
         live = [e for e in evs if e.mention.start not in clause.contrast_evs]
         if not live:
             evs = [*evs, carried]
-    elif not entities:
-        entities = [carried]
+    elif not any(e.mention is subject for e in entities):
+        entities = [carried, *entities]  # 'CD151, which X upregulated, was necessary for ...'
     return evs, entities
 
 
@@ -584,6 +587,8 @@ def _modifies_another_noun(
         linked += 1
     if k >= clause.end or k == ev.start:
         return False
+    if any(t.lower_ in PERTURBED_LINKS for t in doc[entity.end : k + 1]):
+        return False  # 'Cd151-deficient macrophages produced fewer migrasomes' is about CD151
     head = doc[k]
     if not head.is_alpha or head.lower_ in GLUE_WORDS or head.lower_ in TRANSPARENT_HEADS:
         return linked > 0 and head.is_alpha and head.lower_ not in GLUE_WORDS
@@ -684,6 +689,10 @@ def _cue_allowed(doc: Doc, token: Token, entity: _Participant, ev: _Participant)
 
 
 MOLECULAR_KINDS = frozenset({"gene", "cargo", "probe", "biogenesis"})
+PERTURBED_LINKS = frozenset(
+    {"deficient", "knockout", "null", "depleted", "silenced", "knockdown", "overexpressing",
+     "lacking", "deleted", "mutant", "ko", "kd", "-/-", "−/−", "inhibited", "treated"}
+)
 NOUN_CUES_AFTER_EV = frozenset(
     {
         "marker",
@@ -867,9 +876,17 @@ def _size_link(
 
 
 def _choose_links(
-    doc: Doc, clause: _Clause, entity: _Participant, evs: list[_Participant]
+    doc: Doc,
+    clause: _Clause,
+    entity: _Participant,
+    evs: list[_Participant],
+    makes_a_claim: Callable[[_Link], bool],
 ) -> list[_Link]:
-    """The link to the EV this claim is about, plus EVs coordinated with it ('X and Y')."""
+    """The link to the EV this claim is about, plus EVs coordinated with it ('X and Y').
+
+    The closest link that makes a claim wins: 'its inhibition with blebbistatin decreased
+    migrasome release' skips the nearer 'growing migrasomes', about which it says nothing.
+    """
     candidates = [
         e
         for e in evs
@@ -878,6 +895,7 @@ def _choose_links(
         and not (e.start < entity.end and entity.start < e.end and e.start != e.end)
     ]
     links = [link for e in candidates if (link := _link(doc, clause, entity, e)) is not None]
+    links = [link for link in links if makes_a_claim(link)]
     if not links:
         return []
     best = min(links, key=lambda link: (link.score, link.ev.start < entity.start))

@@ -18,7 +18,8 @@ from minemig.nlp import CONFIG_PATH, article_text
         ("Tspan4+ migrasomes", ["TSPAN4", "EV:migrasome"]),
         ("cells expressing TSPAN4-GFP", ["TSPAN4"]),
         ("tetraspanin-4 and TSPAN-4", ["TSPAN4", "TSPAN4"]),
-        ("α5β1-integrin on retraction fibres", ["MINEMIG:integrin_a5b1", "EV:retraction_fiber"]),
+        # a heterodimer names each of its subunits
+        ("α5β1-integrin on retraction fibres", ["ITGA5", "ITGB1", "EV:retraction_fiber"]),
         ("integrin alpha5 and CD49e", ["ITGA5", "ITGA5"]),
         ("sEVs and small EVs", ["EV:extracellular_vesicle", "EV:extracellular_vesicle"]),
         ("migrasome-like vesicles", ["EV:migrasome"]),

@@ -168,6 +168,18 @@ def findings_from_doc(doc: Doc, mentions: Sequence[SpanMention], pmid: str = "")
     return findings
 
 
+PREPOSITIONS_BEFORE_OBJECT = frozenset(
+    {"to", "from", "by", "with", "on", "along", "at", "of", "into", "onto", "near", "behind"}
+)
+
+
+def _after_preposition(doc: Doc, mention: SpanMention) -> bool:
+    k = mention.start - 1
+    while k >= 0 and doc[k].lower_ in {"the", "a", "an", "their", "its", "thin", "long"}:
+        k -= 1
+    return k >= 0 and doc[k].lower_ in PREPOSITIONS_BEFORE_OBJECT
+
+
 def _antecedent(earlier_in_sentence: list[SpanMention], previous_evs: list[SpanMention]) -> str:
     """The EV a 'these vesicles' points back to: the last one named, preferring a specific
     type over the generic 'EVs' named alongside it."""
@@ -232,9 +244,13 @@ def _resolve_anaphora(
                 continue
             before = [e for e in sentence_evs if e.end <= i]
             if len(phrase) == 1:
-                # A pronoun refers to the EV named before it in its sentence, or to the EV
-                # the previous sentence opened with.
-                target = before[-1].entity_id if before else previous_subject
+                # A pronoun refers to the EV named before it in its sentence (not one inside a
+                # prepositional phrase: 'connected to retraction fibres'), or to the EV the
+                # previous sentence opened with.
+                heads = [e for e in before if not _after_preposition(doc, e)]
+                if heads and i - heads[-1].end <= 6 and doc[i].lower_ == "their":
+                    break  # 'migrasomes ... their growth': the named EV already says it
+                target = heads[-1].entity_id if heads else previous_subject
             else:
                 target = _antecedent(before, previous_evs)
             if target:
@@ -337,6 +353,8 @@ def _individually_negated(doc: Doc, clause_start: int, mentions: list[SpanMentio
                     and not _stem_in(doc[k].lower_, ALL_CUES)
                 )
                 or doc[k].text == "-"
+                or (doc[k].is_alpha and k + 1 < len(doc) and doc[k + 1].text == "-")
+                or (doc[k].is_alpha and k > 0 and doc[k - 1].text == "-")
             )
         ):
             k -= 1
@@ -374,10 +392,7 @@ def _sentence_findings(
         if previous is not None:
             evs, entities = _carry_subject(doc, clause, previous, evs, entities)
         for entity in entities:
-            links = _choose_links(
-                doc, clause, entity, evs,
-                lambda link, e=entity: _classify(doc, clause, e, link) is not None,
-            )
+            links = _choose_links(doc, clause, entity, evs, _claim_check(doc, clause, entity))
             if not links:
                 continue
             decided = _classify(doc, clause, entity, links[0])
@@ -509,7 +524,7 @@ CUE_CLASSES_BY_KIND: dict[str, tuple[str, ...]] = {
     "gene": ("marker", "cargo", "effect"),
     "probe": ("marker", "cargo", "effect"),
     "cargo": ("marker", "cargo", "effect"),
-    "biogenesis": ("marker", "cargo", "effect", "producer"),
+    "biogenesis": ("marker", "cargo", "effect", "origin"),
     "function": ("function",),
     "cell_type": ("producer",),
     "method": ("method",),
@@ -517,6 +532,7 @@ CUE_CLASSES_BY_KIND: dict[str, tuple[str, ...]] = {
     "size": (),
 }
 CUES_BY_CLASS: dict[str, Sequence[str]] = {
+    "origin": ("from", "arise", "arose", "originat", "deriv", "forme", "forms", "formi", "bud"),
     "marker": MARKER_CUES,
     "cargo": CARGO_CUES,
     "effect": EFFECT_CUES,
@@ -614,6 +630,32 @@ def _is_substrate(doc: Doc, clause: _Clause, entity: _Participant) -> bool:
     return any(w in {"coated", "coating", "substrate", "substrates", "matrix"} for w in after)
 
 
+def _named_as_cargo(
+    doc: Doc, clause: _Clause, entity: _Participant, mention_at: dict[int, SpanMention]
+) -> bool:
+    """'X and Y among their most abundant cargo', 'the cargo X': a cargo noun close to the
+    entity with no other, uncoordinated molecule in between."""
+    if entity.start == entity.end:
+        return False
+    window = [
+        *doc[max(clause.start, entity.start - 3) : entity.start],
+        *doc[entity.end : min(clause.end, entity.end + 10)],
+    ]
+    for token in window:
+        other = mention_at.get(token.i)
+        if (
+            other is not None
+            and other is not entity.mention
+            and other.kind in MOLECULAR_KINDS
+            and token.i > entity.start
+            and not _coordinated(doc, clause, entity.mention, other)
+        ):
+            return False
+        if token.lower_ in CARGO_NOUNS and token.i not in mention_at:
+            return True
+    return False
+
+
 def _compound_modifiers_of(doc: Doc, clause: _Clause, ev: _Participant) -> set[int]:
     """Starts of mentions that modify the EV noun: 'TSPAN4-positive' in 'TSPAN4-positive
     migrasomes'."""
@@ -690,8 +732,24 @@ def _cue_allowed(doc: Doc, token: Token, entity: _Participant, ev: _Participant)
 
 MOLECULAR_KINDS = frozenset({"gene", "cargo", "probe", "biogenesis"})
 PERTURBED_LINKS = frozenset(
-    {"deficient", "knockout", "null", "depleted", "silenced", "knockdown", "overexpressing",
-     "lacking", "deleted", "mutant", "ko", "kd", "-/-", "−/−", "inhibited", "treated"}
+    {
+        "deficient",
+        "knockout",
+        "null",
+        "depleted",
+        "silenced",
+        "knockdown",
+        "overexpressing",
+        "lacking",
+        "deleted",
+        "mutant",
+        "ko",
+        "kd",
+        "-/-",
+        "−/−",
+        "inhibited",
+        "treated",
+    }
 )
 NOUN_CUES_AFTER_EV = frozenset(
     {
@@ -803,9 +861,7 @@ def _link(doc: Doc, clause: _Clause, entity: _Participant, ev: _Participant) -> 
         cue, cue_class = token.lower_, found
         cue_outside_path = not in_path
         break
-    if kind in MOLECULAR_KINDS and any(
-        t.lower_ in CARGO_NOUNS for t in [*path, *after] if t.i not in mention_at
-    ):
+    if kind in MOLECULAR_KINDS and _named_as_cargo(doc, clause, entity, mention_at):
         cue, cue_class = "cargo", "cargo"  # 'among their most abundant cargo'
     if kind == "disease":
         words = [t.lower_ for t in [*path, *before]]
@@ -873,6 +929,13 @@ def _size_link(
         return None  # 'exosomes (30–150 nm) and migrasomes (0.5–3 µm)': each size its own
     score = len(words) + (0.5 if ev.start > entity.start else 0.0)  # sizes mostly follow
     return _Link(ev, "size", "size", score)
+
+
+def _claim_check(doc: Doc, clause: _Clause, entity: _Participant) -> Callable[[_Link], bool]:
+    def makes_a_claim(link: _Link) -> bool:
+        return _classify(doc, clause, entity, link) is not None
+
+    return makes_a_claim
 
 
 def _choose_links(
@@ -968,6 +1031,8 @@ def _classify(
         ):
             # 'mice lacking Tspan9 produced fewer MLVs': a perturbation, not a marker
             return "biogenesis", f"regulates_formation:{link.cue}"
+        if link.cue_class == "origin":
+            return "biogenesis", f"forms_from:{link.cue}"
         if link.cue_class == "effect" or (link.cue_class == "producer" and formation):
             if formation or _stem_in(link.cue, REQUIREMENT_CUES):
                 return "biogenesis", f"regulates_formation:{link.cue}"

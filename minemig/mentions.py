@@ -127,6 +127,7 @@ def collect_mentions(doc: Doc, gazetteer: Gazetteer) -> list[SpanMention]:
 
     mentions = _apply_abbreviations(doc, gazetteer, mentions)
     mentions = _apply_curated_senses(doc, gazetteer, mentions)
+    mentions = _prefer_defined_symbols(doc, mentions)
     taken = _Occupancy(mentions)
     for ent in doc.ents:
         kind = MODEL_LABEL_KINDS.get(ent.label_)
@@ -141,6 +142,30 @@ def collect_mentions(doc: Doc, gazetteer: Gazetteer) -> list[SpanMention]:
         if taken.free(mention.start, mention.end):
             taken.add(mention)
     return _drop_non_claims(doc, sorted(taken.mentions, key=lambda m: (m.start, m.end)))
+
+
+def _prefer_defined_symbols(doc: Doc, mentions: list[SpanMention]) -> list[SpanMention]:
+    """'tissue inhibitor of metalloproteinases 1 (TIMP1)' is TIMP1, not metalloproteinases:
+    a symbol defined in the text replaces the gazetteer concepts that are only parts of its
+    long form (a gazetteer concept matching the whole long form or the symbol still wins)."""
+    result = list(mentions)
+    for defined in _defined_symbols(doc):
+        inside = [m for m in result if defined.start <= m.start and m.end <= defined.end]
+        whole = [
+            m
+            for m in inside
+            if m.source != "pattern"
+            and (
+                doc[m.start : m.end].text == doc[defined.start : defined.end].text.split(" (")[0]
+                or m.text == defined.name
+                or m.end == defined.end - 1
+                or m.end == defined.end
+            )
+        ]
+        if whole:
+            continue
+        result = [m for m in result if m not in inside] + [defined]
+    return sorted(result, key=lambda m: (m.start, m.end))
 
 
 class _Occupancy:
@@ -172,7 +197,9 @@ def _apply_abbreviations(
         ]
         # The long form's head (its last concept) names what the short form stands for.
         meaning = max(long_mentions, key=lambda m: m.end) if long_mentions else None
-        if meaning is not None and meaning.end < long_form.end - 1:
+        if meaning is not None and (
+            meaning.end != long_form.end or meaning.start > long_form.start
+        ):
             meaning = None  # the concept is only a modifier inside the long form
         definitions[short.text] = meaning
     if not definitions:
@@ -339,8 +366,8 @@ def _defined_symbols(doc: Doc) -> Iterable[SpanMention]:
         symbol = short.text
         if not (_looks_like_gene(symbol) or _HYPHENATED_SYMBOL.fullmatch(symbol)):
             continue
-        if _CELL_LINE_LIKE.match(symbol) or long_form.end > short.start:
-            continue
+        if _CELL_LINE_LIKE.match(symbol) or not 0 < short.start - long_form.end <= 2:
+            continue  # only the definition itself, 'long form (SHORT)', not later uses
         if not _GENE_LIKE_HEADS.search(long_form.text):
             continue  # 'deterministic lateral displacement (DLD)' names no protein
         end = short.end + 1 if short.end < len(doc) and doc[short.end].text == ")" else short.end

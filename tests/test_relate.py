@@ -187,3 +187,17 @@ def test_findings_carry_evidence_and_offsets(reader: Any) -> None:
     assert finding.evidence == "RESULTS: Migrasomes were enriched in PLD1."
     assert text[finding.start_char : finding.end_char] == "PLD1"
     assert finding.unlisted and finding.predicate.startswith("marked_by")
+
+
+def test_a_symbol_defined_in_the_text_replaces_the_concepts_inside_its_long_form(
+    reader: Any,
+) -> None:
+    text = (
+        "Migrasomes are organelles of migrating cells. Proteomic analysis revealed that "
+        "these vesicles carry tissue inhibitor of metalloproteinases 1 (TIMP1) and annexin A5."
+    )
+    assert findings(reader, text) == {
+        (M, "method", "MINEMIG:proteomics", False, False),
+        (M, "cargo", "TIMP1", False, False),
+        (M, "cargo", "ANXA5", False, False),
+    }

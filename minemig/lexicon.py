@@ -217,6 +217,10 @@ EFFECT_CUES = (
     "activat",
     "cause",
     "caus",
+    "through",
+    "via",
+    "licens",
+    "specif",
 )
 # Cues that say the formation itself needs the entity, even without "formation" nearby.
 REQUIREMENT_CUES = (
@@ -626,6 +630,8 @@ STRONG_MARKER_CUES = (
     "negativ",
     "signature",
     "hallmark",
+    "concentrat",
+    "abundan",
 )
 # Head nouns after an entity that still leave the entity as the thing talked about
 # ("mtDNA copies", "TSPAN4 levels"); any other noun makes the entity a mere modifier.

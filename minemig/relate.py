@@ -291,6 +291,8 @@ def _split_clauses(doc: Doc, sentence: Span, mentions: list[SpanMention]) -> lis
             token.lower_ == "but" and nxt != "not" and k > 0 and tokens[k - 1].text != ","
         ):
             breaks.append(token.i)
+        elif token.lower_ in {"and", "but"} and nxt in MODALS and k > 0:
+            breaks.append(token.i)  # '... and could be exploited': a new, hedged predicate
     breaks = [*sorted(set(breaks)), sentence.end]
     clauses: list[_Clause] = []
     for start, end in itertools.pairwise(breaks):
@@ -562,6 +564,13 @@ OBLIQUE_BEFORE = frozenset(
         "base",
         "neck",
         "surface",
+        "point",
+        "points",
+        "edge",
+        "edges",
+        "length",
+        "rear",
+        "branch",
     }
 )
 MAX_CONTENT_WORDS = 4
@@ -610,8 +619,18 @@ def _modifies_another_noun(
         return linked > 0 and head.is_alpha and head.lower_ not in GLUE_WORDS
     if any(m.start == k for m in clause.mentions):
         return True  # 'OT-I CD8+ T cells', 'TSPAN4-GFP L929 cells': it qualifies the next one
+    if linked == 0 and _looks_like_a_verb(head.lower_):
+        return False  # 'Tspan9 produced fewer MLVs': a predicate follows, not a head noun
     classes = (*CUE_CLASSES_BY_KIND.get(entity.mention.kind, ()), "effect")
     return not _cue_class(head.lower_, classes) or linked > 0
+
+
+NOT_VERBS_IN_ED = frozenset({"bed", "seed", "speed", "red", "need", "feed", "breed", "shed"})
+
+
+def _looks_like_a_verb(word: str) -> bool:
+    """A past form ('produced', 'formed') rather than a head noun ('influx', 'numbers')."""
+    return len(word) > 4 and word.endswith("ed") and word not in NOT_VERBS_IN_ED
 
 
 SUBSTRATE_VERBS = ("depend", "reli", "rely", "act", "based")

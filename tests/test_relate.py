@@ -96,6 +96,19 @@ def findings(reader: Any, text: str, title: str = "") -> set[tuple[str, str, str
                 (M, "function", "MINEMIG:metastasis", False, True),
             },
         ),
+        # a perturbed gene named as a modifier of the cells is still the subject
+        (
+            "Cd151-deficient macrophages produced 70% fewer migrasomes.",
+            {
+                (M, "biogenesis", "CD151", False, False),
+                (M, "cell_type", "CL:0000235", False, False),
+            },
+        ),
+        # a hedge in one conjunct stays there
+        (
+            "Migrasomes carry PD-L1 and could be exploited to improve therapy.",
+            {(M, "cargo", "CD274", False, False)},
+        ),
     ],
 )
 def test_claims_are_read_as_a_curator_would(reader: Any, text: str, expected: set) -> None:

@@ -519,6 +519,17 @@ def _is_compound(doc: Doc, entity: _Participant, ev: _Participant) -> bool:
         return False  # carried subjects are never compounds
     if ev.mention.source == "anaphora" and doc[ev.start].lower_ in {"they", "them", "their"}:
         return False
+    if (
+        entity.end <= ev.start
+        and len(between) > 1
+        and between[0].text == "-"
+        and between[1].lower_ in {"and", "or", ","}
+    ):
+        # 'TSPAN4- and ITGA5-positive migrasomes': the first gene shares the second's suffix
+        k = 2
+        while k < len(between) and (between[k].ent_id_ or between[k].lower_ in {"and", "or", ","}):
+            k += 1
+        between = between[k:]
     return len(between) <= 3 and all(t.lower_ in COMPOUND_LINKS for t in between)
 
 
@@ -617,7 +628,10 @@ def _modifies_another_noun(
     head = doc[k]
     if not head.is_alpha or head.lower_ in GLUE_WORDS or head.lower_ in TRANSPARENT_HEADS:
         return linked > 0 and head.is_alpha and head.lower_ not in GLUE_WORDS
-    if any(m.start == k for m in clause.mentions):
+    following = [m for m in clause.mentions if m.start == k]
+    if following and following[0].kind == "method" and entity.mention.kind in MOLECULAR_KINDS:
+        return False  # 'TSPAN4 immunofluorescence', 'CD63 western blotting': the thing detected
+    if following:
         return True  # 'OT-I CD8+ T cells', 'TSPAN4-GFP L929 cells': it qualifies the next one
     if linked == 0 and _looks_like_a_verb(head.lower_):
         return False  # 'Tspan9 produced fewer MLVs': a predicate follows, not a head noun
@@ -842,7 +856,17 @@ def _link(doc: Doc, clause: _Clause, entity: _Participant, ev: _Participant) -> 
     cue_outside_path = False
     ev_modifiers = _compound_modifiers_of(doc, clause, ev)
     past_other = False  # a cue after another molecule is said of that molecule
-    for position, token in enumerate([*ordered, *after, *before]):
+    # 'exosomes were CD9+CD63+ double-positive': the mark follows the entity itself
+    attached = (
+        []
+        if entity_first
+        else [
+            t
+            for t in doc[entity.end : min(entity.end + 2, clause.end)]
+            if t.lower_ in {"+", "positive"}
+        ]
+    )
+    for position, token in enumerate([*ordered, *after, *before, *attached]):
         in_path = position < len(ordered)
         other = mention_at.get(token.i)
         if other is not None:
@@ -858,6 +882,14 @@ def _link(doc: Doc, clause: _Clause, entity: _Participant, ev: _Participant) -> 
                 past_other = True
             continue
         found = _cue_class(token.lower_, classes)
+        if (
+            token.lower_ == "for"
+            and kind in MOLECULAR_KINDS
+            and token.i == entity.start - 1
+            and (detector := mention_at.get(token.i - 1)) is not None
+            and detector.kind == "method"
+        ):
+            found = "marker"  # 'western blotting for TSPAN4', 'immunofluorescence for CPQ'
         if not found or not _cue_allowed(doc, token, entity, ev):
             continue
         if past_other and found in {"cargo", "marker"}:

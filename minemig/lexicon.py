@@ -207,6 +207,7 @@ EFFECT_CUES = (
     "unchanged",
     "phenocop",
     "fewer",
+    "few",
     "halv",
     "doubl",
     "kd",

@@ -99,8 +99,8 @@ def _from_span(span: Span, concept: Concept, source: str) -> list[SpanMention]:
 def _symbol_case_ok(text: str, concept: Concept) -> bool:
     """Short gene symbols match only as written in capitals or mouse case ("Tspan4"),
     so "cat" or "set" in running text is never CAT or SET."""
-    if concept.category != "gene" or not text.islower():
-        return True
+    if concept.category != "gene" or not text.islower() or _HAS_DIGIT.search(text):
+        return True  # 'tspan4a', 'itga5': zebrafish genes are written in lower case
     lowered_forms = [f for f in concept.surface_forms if f.lower() == text.lower()]
     return any(form.islower() for form in lowered_forms) and len(text) > 4
 

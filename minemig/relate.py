@@ -1077,7 +1077,10 @@ def _classify(
             and link.cue_class in {"marker", "cargo"}
             and any(
                 _stem_in(t.lower_, EFFECT_CUES) or t.lower_ in PERTURBATION_WORDS
-                for t in _path(doc, entity, ev)
+                for t in [
+                    *_path(doc, entity, ev),
+                    *doc[max(clause.start, entity.start - 2) : entity.start],  # 'lacking X'
+                ]
             )
         ):
             # 'mice lacking Tspan9 produced fewer MLVs': a perturbation, not a marker

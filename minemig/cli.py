@@ -493,7 +493,10 @@ def _configure_logging(debug: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("minemig: %(message)s"))
     log.handlers[:] = [handler]
-    log.setLevel(logging.DEBUG if debug else logging.WARNING)
+    # On a terminal a person is watching: say which reader is used and when a request is
+    # retried. From cron (no terminal) only warnings and errors, so mail means trouble.
+    interactive = sys.stderr.isatty()
+    log.setLevel(logging.DEBUG if debug else logging.INFO if interactive else logging.WARNING)
     log.propagate = False
 
 

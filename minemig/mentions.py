@@ -350,6 +350,8 @@ def normalise_symbol(text: str) -> str:
 def _looks_like_gene(token_text: str) -> bool:
     if token_text.lower() in NOT_GENE_SYMBOLS or not _GENE_SYMBOL.match(token_text):
         return False
+    if len(token_text) < 3:
+        return False  # 'A9' of 'S100A8/A9', 'B2': too short to stand alone
     if _FLUOROPHORE.match(token_text):
         return False
     return bool(_HAS_DIGIT.search(token_text)) or token_text.isupper()

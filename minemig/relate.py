@@ -122,7 +122,11 @@ DETERMINERS = frozenset({"the", "a", "an", "any", "detectable", "significant", "
 
 
 def _stem_in(text: str, stems: Iterable[str]) -> str:
-    """The first stem that ``text`` (lower case) starts with, or ''."""
+    """The first stem that ``text`` (lower case) starts with, or ''.
+
+    Adverbs are never cues: 'markedly' is not 'marked', 'highly' not 'high'."""
+    if len(text) > 4 and text.endswith("ly"):
+        return ""
     for stem in stems:
         if text.startswith(stem) if len(stem) > 3 else text == stem:
             return stem
@@ -757,7 +761,8 @@ def _cue_allowed(doc: Doc, token: Token, entity: _Participant, ev: _Participant)
     )
     near_ev = ev.start - 3 <= token.i < ev.start or ev.end <= token.i < ev.end + 1
     if token.lower_ == "on":
-        return near_ev
+        return ev.start - 3 <= token.i < ev.start  # 'X on migrasomes', not 'RFs on the substrate'
+
     if entity.mention.kind == "cell_type" and token.lower_ in {"in", "by", "from", "of"}:
         return entity.start - 3 <= token.i < entity.start  # 'released by neutrophils'
     return near_entity or near_ev
@@ -1106,6 +1111,8 @@ def _classify(
             f"{'marked_by' if link.cue_class == 'marker' else 'carries'}:{link.cue}",
         )
     if kind == "function":
+        if _ev_is_formation(doc, clause, ev):
+            return None  # 'inhibitors reduced migrasome number without slowing migration'
         return "function", f"performs:{link.cue}"
     if kind == "cell_type":
         earlier = min(entity.start, ev.start)
@@ -1134,6 +1141,8 @@ def _compound_category(kind: str, between: list[str], entity_first: bool) -> tup
     if kind in {"organ", "disease", "method", "size"}:
         return None
     if not entity_first:
+        if any(w in {"associated", "bound", "localized", "localised", "resident"} for w in between):
+            return "marker", "marked_by"  # 'migrasome-associated LOXL2'
         return "cargo", "carries"  # 'migrasomal DC-STAMP', 'exosomal miR-21'
     if producing or any(
         w in {"dependent", "mediated", "induced", "driven", "regulated", "independent"}
@@ -1154,6 +1163,8 @@ def _negation_words(doc: Doc, clause: _Clause) -> list[Token]:
             continue
         nxt = doc[token.i + 1].lower_ if token.i + 1 < len(doc) else ""
         if nxt in NOT_A_NEGATION_AFTER.get(word, frozenset()):
+            continue
+        if word in {"independent", "independently"} and not _independence(doc, token):
             continue
         if word in {"not", "nor", "neither", "no"} and _negates_next_mention(doc, clause, token):
             continue  # scoped to one mention: handled per mention
@@ -1183,6 +1194,7 @@ def _negated(doc: Doc, clause: _Clause, entity: _Participant, link: _Link, categ
         "excluded",
         "devoid",
         "negative",
+        "depleted",
     } and category in {"marker", "cargo"}:
         return True
     cues = _negation_words(doc, clause)
@@ -1196,6 +1208,8 @@ def _negated(doc: Doc, clause: _Clause, entity: _Participant, link: _Link, categ
         for cue in cues:
             reach = clause.end if cue.lower_ in {"neither", "nor", "no"} else cue.i + 4
             window = [t.lower_ for t in doc[cue.i : min(reach, clause.end)]]
+            if cue.lower_ in {"independent", "independently"} and not _independence(doc, cue):
+                continue  # 'two independent siRNAs' denies nothing
             if cue.lower_ in {
                 "independent",
                 "independently",
@@ -1229,6 +1243,13 @@ def _negated(doc: Doc, clause: _Clause, entity: _Participant, link: _Link, categ
 
 # A consequence of a hedged clause is hedged too: 'X might carry Y, thereby fostering Z'.
 CONSEQUENCE_OPENERS = frozenset({"thereby", "thus", "leading", "resulting", "which", "hence"})
+
+
+def _independence(doc: Doc, cue: Token) -> bool:
+    """'independent of X', 'X-independent', 'was independent': a denial of dependence."""
+    nxt = doc[cue.i + 1].lower_ if cue.i + 1 < len(doc) else ""
+    prev = doc[cue.i - 1].lower_ if cue.i > 0 else ""
+    return nxt == "of" or prev in {"-", "is", "was", "were", "are", "be", "been", "remained"}
 
 
 def _speculative(doc: Doc, clause: _Clause, sentence: Span) -> bool:

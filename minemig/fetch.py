@@ -310,6 +310,11 @@ class EutilsClient:
         if window := _date_range(mindate, maxdate):
             params.update(datetype=datetype, mindate=_fmt(window[0]), maxdate=_fmt(window[1]))
 
+        def secret_free(text: str) -> str:
+            # What the server says is logged and kept with the run: never the key, whatever
+            # the server repeats.
+            return _redact(text, [self.settings.api_key])
+
         def check(response: requests.Response, body: bytes, what: str) -> SearchResult:
             root = self._result(response, body, what, "eSearchResult")
             count, webenv = root.findtext("Count", "").strip(), root.findtext("WebEnv", "").strip()
@@ -322,9 +327,13 @@ class EutilsClient:
                 count=int(count),
                 webenv=webenv,
                 query_key=root.findtext("QueryKey", "").strip(),
-                query_translation=root.findtext("QueryTranslation", "").strip(),
-                warnings=tuple(f"{e.tag}: {e.text or ''}" for e in root.findall("WarningList/*")),
-                errors=tuple(f"{e.tag}: {e.text or ''}" for e in root.findall("ErrorList/*")),
+                query_translation=secret_free(root.findtext("QueryTranslation", "").strip()),
+                warnings=tuple(
+                    secret_free(f"{e.tag}: {e.text or ''}") for e in root.findall("WarningList/*")
+                ),
+                errors=tuple(
+                    secret_free(f"{e.tag}: {e.text or ''}") for e in root.findall("ErrorList/*")
+                ),
                 mindate=params.get("mindate", ""),
                 maxdate=params.get("maxdate", ""),
             )
@@ -591,7 +600,7 @@ class RecordFetch:
 
     def _fetch_window(self, search: SearchResult, budget: int) -> Iterator[FetchedBatch]:
         """One window's batches. A lost history is searched again, once per batch, and the
-        fetch resumes at the same ``retstart``."""
+        fetch resumes at the same ``retstart`` if the window still holds as many records."""
         retstart, renewed_at = 0, -1
         while retstart < (available := min(search.count, budget)):
             retmax = min(self._batch_size, available - retstart)
@@ -614,12 +623,13 @@ class RecordFetch:
                         "records while it was fetched; run again"
                     ) from None
                 if renewed.count != search.count:
-                    log.warning(
-                        "window %s now holds %d records, not %d",
-                        search.window,
-                        renewed.count,
-                        search.count,
-                    )
+                    # Positions in the result moved: resuming at retstart would skip some
+                    # records and repeat others, silently. A new run fetches the window whole.
+                    raise FetchError(
+                        f"window {search.window} of {self.term!r} went from {search.count:,} to"
+                        f" {renewed.count:,} records while its expired history was renewed;"
+                        " run again"
+                    ) from None
                 search = renewed
                 continue
             found = count_records(xml)

@@ -421,9 +421,12 @@ def _top_level(chunks: Iterable[bytes], name: str) -> Iterator[ET.Element]:
             if chunk is None:
                 parser.close()  # raises if the document is unfinished
             else:
-                if not guard.done:
-                    guard.feed(chunk)  # before the main parser can expand anything
-                parser.feed(chunk)
+                try:
+                    if not guard.done:
+                        guard.feed(chunk)  # before the main parser can expand anything
+                    parser.feed(chunk)
+                except (LookupError, ValueError) as exc:  # expat cannot read the encoding
+                    raise ParseError(f"{name}: not XML (declared encoding: {exc})") from None
             # Only start and end events were asked for, so each event is (name, element).
             for event, element in cast("Iterator[tuple[str, ET.Element]]", parser.read_events()):
                 if event == "start":

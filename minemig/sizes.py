@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -28,7 +29,9 @@ _SIZE_RE = re.compile(
     rf"(?P<between>between\s+)?"
     rf"(?P<qual>(?:up\s+to|as\s+(?:large|small)\s+as|less\s+than|smaller\s+than|under|below|"
     rf"more\s+than|larger\s+than|greater\s+than|over|above|about|approximately|around|~|≈|<|>|≤|≥)\s*)?"
-    rf"(?P<a>{_NUMBER})(?:\s*(?P<unit_a>nm|[µμu]m))?"
+    # Never from inside a number: the "5" of "1.5 µm" is no size, and starting at every digit
+    # of a long run of digits would make the search quadratic.
+    rf"(?<!\d)(?<!\d[.,])(?P<a>{_NUMBER})(?:\s*(?P<unit_a>nm|[µμu]m))?"
     rf"(?:(?P<pm>\s*(?:±|\+/-|\+-)\s*)(?P<err>{_NUMBER})|{_DASH}(?P<b>{_NUMBER}))?"
     rf"[\s-]*{_UNIT}(?![A-Za-z])",
     re.IGNORECASE,
@@ -89,5 +92,7 @@ def find_sizes(text: str) -> list[SizeMention]:
             low = high = first * scale
         if low > high:
             low, high = high, low
+        if not math.isfinite(high - low):  # hundreds of digits overflow a float
+            continue
         found.append(SizeMention(match.group(0), match.start(), match.end(), max(low, 0.0), high))
     return found

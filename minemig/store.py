@@ -211,6 +211,10 @@ def _store_error(path: str, exc: sqlite3.Error) -> StoreError:
         hint = "the file is not a minemig database or is corrupt; point --db at another file"
     elif "disk" in text and "full" in text:
         hint = "the disk is full; free space and run again (nothing of this batch was kept)"
+    elif "unable to open" in text:
+        hint = (
+            "check that the folder exists and is writable: SQLite keeps files beside the database"
+        )
     else:
         hint = "nothing of the failed batch was kept"
     return StoreError(f"database {path}: {text} ({hint})")
@@ -248,6 +252,8 @@ class Store:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+        if isinstance(exc_info[1], sqlite3.Error):  # a read met a damaged or locked file
+            raise _store_error(self.path, exc_info[1]) from None
 
     def _transaction(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
         """Run ``work`` in one IMMEDIATE transaction; any failure rolls all of it back."""
@@ -256,10 +262,13 @@ class Store:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 result = work(conn)
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                # SQLite ends the transaction itself on some errors (disk full, I/O error);
+                # a second ROLLBACK would hide the real error behind "no transaction is active".
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
             return result
         except sqlite3.Error as exc:
             raise _store_error(self.path, exc) from None

@@ -91,8 +91,28 @@ def _open_store(db_path: Path | None) -> Any:
 
 def _reader_for(topic: Any) -> Any:
     from minemig.nlp import build_reader
+    from minemig.settings import data_dir
 
-    return build_reader(topic.gazetteer_files, topic.abbreviation_files, topic.model)
+    # Vocabularies installed with `minemig vocab` live in the data directory; with none
+    # installed the reader (and its version string) is the gazetteer's alone.
+    return build_reader(
+        topic.gazetteer_files,
+        topic.abbreviation_files,
+        topic.model,
+        batch_size=topic.nlp_batch_size,
+        vocabulary_dir=data_dir(),
+    )
+
+
+def workers_option(func: F) -> F:
+    """--workers on the commands that read articles."""
+    return click.option(
+        "--workers",
+        type=click.IntRange(min=1),
+        default=1,
+        show_default=True,
+        help="Read articles with this many processes (at most one per CPU core).",
+    )(func)
 
 
 @contextmanager
@@ -115,10 +135,12 @@ def _emit(text: str, out: TextIO | None = None) -> None:
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--no-findings", is_flag=True, help="Store the articles without reading them.")
+@workers_option
 @common_options
 def ingest(
     files: tuple[Path, ...],
     no_findings: bool,
+    workers: int,
     db_path: Path | None,
     pipeline_name: str,
     debug: bool,
@@ -131,9 +153,16 @@ def ingest(
     from minemig.topic import load_topic
 
     topic = load_topic(pipeline_name)
-    reader = None if no_findings else _reader_for(topic)
-    with _open_store(db_path) as store, _progress("ingest") as advance:
-        tally = run_ingest(store, list(files), reader, topic.name, progress=advance)
+    if no_findings:
+        with _open_store(db_path) as store, _progress("ingest") as advance:
+            tally = run_ingest(store, list(files), None, topic.name, progress=advance)
+    else:
+        with (
+            _reader_for(topic).with_workers(workers) as reader,
+            _open_store(db_path) as store,
+            _progress("ingest") as advance,
+        ):
+            tally = run_ingest(store, list(files), reader, topic.name, progress=advance)
     click.echo(tally.summary("ingest"))
 
 
@@ -158,6 +187,7 @@ def ingest(
     default="md",
     show_default=True,
 )
+@workers_option
 @common_options
 def search(
     query: str,
@@ -165,6 +195,7 @@ def search(
     maxdate: str | None,
     max_records: int | None,
     output_format: str,
+    workers: int,
     db_path: Path | None,
     pipeline_name: str,
     debug: bool,
@@ -186,8 +217,8 @@ def search(
     maxdate = parse_pubmed_date(maxdate, "--maxdate")
     topic = load_topic(pipeline_name)
     baseline = load_baseline(topic.baseline_path)
-    reader = _reader_for(topic)
     with (
+        _reader_for(topic).with_workers(workers) as reader,
         EutilsClient(NcbiSettings.from_env()) as client,
         _open_store(db_path) as store,
         _progress("search") as advance,
@@ -222,10 +253,12 @@ def search(
     default="jsonl",
     show_default=True,
 )
+@workers_option
 @common_options
 def extract(
     files: tuple[Path, ...],
     output_format: str,
+    workers: int,
     db_path: Path | None,
     pipeline_name: str,
     debug: bool,
@@ -234,18 +267,24 @@ def extract(
 
     Example: minemig extract efetch.xml --format csv
     """
+    from dataclasses import replace
+
     from minemig.baseline import load_baseline
     from minemig.orchestrate import extract as run_extract
     from minemig.topic import load_topic
 
     topic = load_topic(pipeline_name)
     baseline = load_baseline(topic.baseline_path)
-    reader = _reader_for(topic)
-    findings = baseline.with_status(
-        run_extract(list(files), reader, lambda message: log.warning("%s", message)),
-        topic.watched_ev_types,
-    )
-    _write_findings(findings, output_format, f"Findings in {len(files)} file(s)")
+    watched = topic.watched_ev_types
+    with _reader_for(topic).with_workers(workers) as reader:
+        # A generator, so jsonl and csv are written as the files are read.
+        findings = (
+            replace(finding, status=baseline.status(finding, watched))
+            for finding in run_extract(
+                list(files), reader, lambda message: log.warning("%s", message)
+            )
+        )
+        _write_findings(findings, output_format, f"Findings in {len(files)} file(s)")
 
 
 def _write_findings(findings: Any, output_format: str, title: str) -> None:
@@ -369,10 +408,12 @@ def baseline_command(
     help="Where digests go (default: the topic's [digest] out_dir in the data directory).",
 )
 @click.option("--quiet", is_flag=True, help="Print nothing on success.")
+@workers_option
 @common_options
 def update(
     digest_dir: Path | None,
     quiet: bool,
+    workers: int,
     db_path: Path | None,
     pipeline_name: str,
     debug: bool,
@@ -401,22 +442,22 @@ def update(
     topic = load_topic(pipeline_name)
     baseline = load_baseline(topic.baseline_path)
     db = (db_path or default_db_path()).expanduser()
-    with UpdateLock(lock_path_for(db)):
-        reader = _reader_for(topic)
-        with (
-            EutilsClient(NcbiSettings.from_env()) as client,
-            _open_store(db) as store,
-            _progress("update") as advance,
-        ):
-            result = run_update(
-                store,
-                client,
-                topic,
-                reader,
-                baseline,
-                (digest_dir or default_digest_dir(topic)).expanduser(),
-                progress=advance,
-            )
+    with (
+        UpdateLock(lock_path_for(db)),
+        _reader_for(topic).with_workers(workers) as reader,
+        EutilsClient(NcbiSettings.from_env()) as client,
+        _open_store(db) as store,
+        _progress("update") as advance,
+    ):
+        result = run_update(
+            store,
+            client,
+            topic,
+            reader,
+            baseline,
+            (digest_dir or default_digest_dir(topic)).expanduser(),
+            progress=advance,
+        )
     if not quiet:
         click.echo(result.summary())
 

@@ -10,9 +10,11 @@ the digest, so a digest entry is never lost or repeated either.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -50,6 +52,16 @@ class ReaderLike(Protocol):
     def version(self) -> str: ...
 
     def read(self, articles: Iterable[Article]) -> Iterator[tuple[Article, list[Finding]]]: ...
+
+    def read_batches(
+        self, batches: Iterable[Sequence[Article]]
+    ) -> Iterator[list[tuple[Article, list[Finding]]]]: ...
+
+    def gazetteer_terms(self) -> dict[str, Any]: ...
+
+    def can_reuse(self, version: str) -> bool: ...
+
+    def unaffected(self, earlier: dict[str, Any], articles: Iterable[Article]) -> set[str]: ...
 
 
 @dataclass
@@ -96,6 +108,18 @@ def expand_inputs(paths: Sequence[Path]) -> list[Path]:
     return expanded
 
 
+def file_fingerprint(path: Path) -> str:
+    """The sha256 of a file's bytes; '' when it cannot be read (parsing reports why)."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as stream:
+            while chunk := stream.read(1 << 20):
+                digest.update(chunk)
+    except OSError:
+        return ""
+    return digest.hexdigest()
+
+
 def versions(reader: ReaderLike | None) -> dict[str, str]:
     import importlib.metadata as metadata
 
@@ -107,7 +131,23 @@ def versions(reader: ReaderLike | None) -> dict[str, str]:
             found[package] = ""
     if reader is not None:
         found["pipeline"] = reader.version
+        vocabularies = getattr(reader, "vocabularies", None)
+        if vocabularies is not None:
+            # Which public vocabulary releases read this run's articles, for provenance.
+            found["vocabularies"] = vocabularies.describe()
     return found
+
+
+@dataclass
+class _Batch:
+    """Records stored in one transaction, and the articles of them that need reading."""
+
+    articles: list[Article]
+    deletions: list[str]
+    hashes: dict[str, str]
+    size: int
+    to_read: list[Article] = field(default_factory=list)
+    reused: dict[str, list[Finding]] = field(default_factory=dict)
 
 
 def store_records(
@@ -119,58 +159,129 @@ def store_records(
     on_findings: Callable[[Article, list[Finding]], None] | None = None,
     progress: ProgressCallback | None = None,
     topic: str = "",
+    source_file: int | None = None,
 ) -> None:
     """Read and store records in batches; ``on_findings`` sees every article read.
 
     With ``topic``, every stored article joins that topic's digest queue in its batch's
-    transaction.
+    transaction; ``source_file`` is the store's id of the file the records come from.
+    Batches are written in input order; a reader with workers reads the next batches
+    while one is written.
     """
-    batch: list[Article] = []
-    deletions: list[str] = []
+    failure: list[MinemigError] = []
+    pending: deque[_Batch] = deque()  # planned, not yet written
+    unwritten: Counter[str] = Counter()  # their PMIDs
 
-    def flush() -> None:
-        if not batch and not deletions:
-            return
-        # A record repeated inside one batch (update files do that) keeps its last version.
-        latest = {a.pmid: a for a in batch}
-        articles = list(latest.values())
-        findings: dict[str, list[Finding]] = {}
-        if reader is not None and articles:
-            needed = store.pmids_needing_extraction(
-                ((a.pmid, article_content_hash(a)) for a in articles), reader.version
-            )
-            to_read = [a for a in articles if a.pmid in needed]
-            for article, article_findings in reader.read(to_read):
-                findings[article.pmid] = article_findings
-                if on_findings is not None:
-                    on_findings(article, article_findings)
-            tally.extracted += len(to_read)
+    def batches() -> Iterator[_Batch]:
+        articles: list[Article] = []
+        deletions: list[str] = []
+        try:
+            for record in records:
+                tally.read += 1
+                if isinstance(record, Article):
+                    articles.append(record)
+                elif isinstance(record, Deletion):
+                    deletions.append(record.pmid)
+                else:
+                    tally.skipped += 1
+                    message = (
+                        f"skipped PMID {record.pmid or '?'} in {record.source}: {record.reason}"
+                    )
+                    tally.problems.append(message)
+                    log.warning(message)
+                if len(articles) + len(deletions) >= RECORD_BATCH:
+                    yield _batch(articles, deletions)
+                    articles, deletions = [], []
+        except MinemigError as exc:
+            # A file that breaks part-way keeps every record read before the break.
+            failure.append(exc)
+        if articles or deletions:
+            yield _batch(articles, deletions)
+
+    def planned() -> Iterator[list[Article]]:
+        for batch in batches():
+            if reader is not None and batch.articles:
+                needed = store.pmids_needing_extraction(
+                    ((a.pmid, batch.hashes[a.pmid]) for a in batch.articles), reader.version
+                )
+                # A PMID also in a batch not yet written is read again: the store cannot
+                # yet say what that batch leaves behind.
+                to_read = [a for a in batch.articles if a.pmid in needed or unwritten[a.pmid]]
+                batch.reused = reuse_findings(store, reader, to_read, batch.hashes)
+                batch.to_read = [a for a in to_read if a.pmid not in batch.reused]
+            pending.append(batch)
+            unwritten.update(a.pmid for a in batch.articles)
+            yield batch.to_read
+
+    def write(batch: _Batch, read: list[tuple[Article, list[Finding]]]) -> None:
+        findings: dict[str, list[Finding]] = dict(batch.reused)
+        for article, article_findings in read:
+            findings[article.pmid] = article_findings
+            if on_findings is not None:
+                on_findings(article, article_findings)
+        tally.extracted += len(read)
         tally.written = tally.written + store.write_batch(
-            run_id, articles, deletions, findings, reader.version if reader else "", topic=topic
+            run_id,
+            batch.articles,
+            batch.deletions,
+            findings,
+            reader.version if reader else "",
+            topic=topic,
+            content_hashes=batch.hashes,
+            source_file=source_file,
         )
+        for article in batch.articles:
+            unwritten[article.pmid] -= 1
+            if not unwritten[article.pmid]:
+                del unwritten[article.pmid]
         if progress is not None:
-            progress(len(batch) + len(deletions))
-        batch.clear()
-        deletions.clear()
+            progress(batch.size)
 
-    try:
-        for record in records:
-            tally.read += 1
-            if isinstance(record, Article):
-                batch.append(record)
-            elif isinstance(record, Deletion):
-                deletions.append(record.pmid)
-            else:
-                tally.skipped += 1
-                message = f"skipped PMID {record.pmid or '?'} in {record.source}: {record.reason}"
-                tally.problems.append(message)
-                log.warning(message)
-            if len(batch) + len(deletions) >= RECORD_BATCH:
-                flush()
-    except MinemigError:
-        flush()  # a file that breaks part-way keeps every record read before the break
-        raise
-    flush()
+    if reader is None:
+        for batch in batches():
+            write(batch, [])
+    else:
+        remember_gazetteer(store, reader)
+        for read in reader.read_batches(planned()):
+            write(pending.popleft(), read)
+    if failure:
+        raise failure[0]
+
+
+def remember_gazetteer(store: Store, reader: ReaderLike) -> None:
+    """Keep the reader's gazetteer terms with the store, for :func:`reuse_findings` after
+    the next gazetteer change."""
+    if not store.has_gazetteer_terms(reader.version):
+        store.save_gazetteer_terms(reader.version, reader.gazetteer_terms())
+
+
+def reuse_findings(
+    store: Store, reader: ReaderLike, articles: Sequence[Article], hashes: Mapping[str, str]
+) -> dict[str, list[Finding]]:
+    """Findings an earlier pipeline version found in these very articles, where only the
+    gazetteer changed since and no changed term occurs in the text: they need no reading.
+    ``hashes`` maps each PMID to the article's content hash."""
+    earlier = store.earlier_readings(((a.pmid, hashes[a.pmid]) for a in articles), reader.version)
+    by_version: dict[str, list[Article]] = {}
+    for article in articles:
+        version = earlier.get(article.pmid)
+        if version is not None and reader.can_reuse(version):
+            by_version.setdefault(version, []).append(article)
+    reused: dict[str, list[Finding]] = {}
+    for version, candidates in by_version.items():
+        earlier_terms = store.gazetteer_terms(version)
+        if earlier_terms is None:
+            continue
+        unaffected = sorted(reader.unaffected(earlier_terms, candidates))
+        reused.update(store.stored_findings(unaffected, version))
+    return reused
+
+
+def _batch(records: list[Article], deletions: list[str]) -> _Batch:
+    # A record repeated inside one batch (update files do that) keeps its last version.
+    latest = {a.pmid: a for a in records}
+    hashes = {pmid: article_content_hash(a) for pmid, a in latest.items()}
+    return _Batch(list(latest.values()), deletions, hashes, len(records) + len(deletions))
 
 
 def ingest(
@@ -183,12 +294,29 @@ def ingest(
     """Load PubMed XML files into the store; every file is tried, errors are collected.
 
     A file that breaks part-way keeps what was read before the break; the run is
-    then marked failed and the first error is raised once all files were tried.
+    then marked failed and the first error is raised once all files were tried. A file
+    whose bytes were stored before, when nothing has changed its records since and the
+    reader has read them all, is not parsed again.
     """
     tally = Tally()
     run_id = store.start_run("ingest", pipeline=pipeline, versions=versions(reader))
     errors: list[MinemigError] = []
     for path in expand_inputs(paths):
+        fingerprint = file_fingerprint(path)
+        version = reader.version if reader is not None else None
+        done = store.unchanged_file(fingerprint, version) if fingerprint else None
+        if done is not None:
+            log.info(
+                "%s: stored by run %s and unchanged since; not read again", path, done["run_id"]
+            )
+            tally.read += done["records"]
+            tally.skipped += done["skipped"]
+            tally.written = tally.written + WriteCounts(unchanged=done["articles"])
+            if progress is not None:
+                progress(done["records"])
+            continue
+        file_id = store.start_file(run_id, fingerprint, str(path)) if fingerprint else None
+        read_before, skipped_before = tally.read, tally.skipped
         try:
             store_records(
                 store,
@@ -197,7 +325,14 @@ def ingest(
                 reader,
                 tally,
                 progress=progress,
+                source_file=file_id,
             )
+            if file_id is not None:
+                store.finish_file(
+                    file_id,
+                    records=tally.read - read_before,
+                    skipped=tally.skipped - skipped_before,
+                )
         except MinemigError as exc:
             if exc.code.startswith("M5"):  # the store itself failed: stop at once
                 store_finish_failed(store, run_id, tally, exc)
@@ -473,16 +608,29 @@ def read_missing(
     store: Store, run_id: int, rows: Sequence[dict[str, Any]], reader: ReaderLike
 ) -> int:
     """Read the stored articles the current pipeline version has not read, so a digest
-    compares findings of one version only."""
+    compares findings of one version only; returns how many were read (articles whose
+    findings carry over from an earlier gazetteer, see :func:`reuse_findings`, are not)."""
     needed = store.pmids_needing_extraction(
         ((row["pmid"], row["content_hash"]) for row in rows), reader.version
     )
     articles = [article_from_row(row) for row in rows if row["pmid"] in needed]
-    for start in range(0, len(articles), RECORD_BATCH):
-        chunk = articles[start : start + RECORD_BATCH]
-        findings = {article.pmid: found for article, found in reader.read(chunk)}
+    hashes = {row["pmid"]: row["content_hash"] for row in rows}
+    remember_gazetteer(store, reader)
+    reused: deque[dict[str, list[Finding]]] = deque()
+
+    def planned() -> Iterator[list[Article]]:
+        for start in range(0, len(articles), RECORD_BATCH):
+            chunk = articles[start : start + RECORD_BATCH]
+            reused.append(reuse_findings(store, reader, chunk, hashes))
+            yield [a for a in chunk if a.pmid not in reused[-1]]
+
+    count = 0
+    for read in reader.read_batches(planned()):
+        findings = reused.popleft()
+        findings.update((article.pmid, found) for article, found in read)
+        count += len(read)
         store.write_batch(run_id, findings=findings, pipeline_version=reader.version)
-    return len(articles)
+    return count
 
 
 def digest_delta(

@@ -21,6 +21,8 @@ from minemig.errors import StoreError
 from minemig.models import AbstractSection, Article, Finding, PubDate
 
 BUSY_TIMEOUT_SECONDS = 10.0
+# Host parameters per ``IN (...)`` list, well below SQLite's limit (999 before 3.32).
+_IN_LIST = 500
 
 
 def _utcnow() -> str:
@@ -158,6 +160,41 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX reported_support_by_pmid ON reported_support(pmid)
         """,
     ),
+    (
+        "0003_ingested_files_and_gazetteer_terms",
+        """
+        -- PubMed XML files ingested, by the sha256 of their bytes. articles stays NULL until
+        -- the whole file was stored. An article keeps the file whose ingest last wrote or
+        -- confirmed its content (article_files), and a file the PMIDs it deleted: ingesting
+        -- a file again when none of that has changed since is skipped without parsing it.
+        CREATE TABLE ingested_files (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            fingerprint TEXT NOT NULL,
+            name TEXT NOT NULL,
+            run_id INTEGER REFERENCES runs(id),
+            records INTEGER NOT NULL DEFAULT 0,
+            skipped INTEGER NOT NULL DEFAULT 0,
+            articles INTEGER
+        );
+        CREATE INDEX ingested_files_by_fingerprint ON ingested_files(fingerprint, id);
+        CREATE TABLE article_files (
+            pmid TEXT PRIMARY KEY REFERENCES articles(pmid),
+            file_id INTEGER NOT NULL REFERENCES ingested_files(id)
+        );
+        CREATE INDEX article_files_by_file ON article_files(file_id);
+        CREATE TABLE file_deletions (
+            file_id INTEGER NOT NULL REFERENCES ingested_files(id),
+            pmid TEXT NOT NULL,
+            PRIMARY KEY (file_id, pmid)
+        );
+        -- The gazetteer each pipeline version read with (JSON), so that after a gazetteer
+        -- change an article no changed term occurs in keeps its findings, unread.
+        CREATE TABLE gazetteer_terms (
+            pipeline_version TEXT PRIMARY KEY,
+            terms TEXT NOT NULL
+        )
+        """,
+    ),
 ]
 
 Key = tuple[str, str, str]
@@ -197,8 +234,18 @@ class WriteCounts:
 
 def article_content_hash(article: Article) -> str:
     """A digest of everything a record says, so a revised record is recognised as changed."""
-    payload = json.dumps(asdict(article), sort_keys=True, ensure_ascii=False)
+    payload = json.dumps(_plain(article), sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    """``dataclasses.asdict`` as JSON sees it, without asdict's deep copies (several times
+    faster, the same bytes: stored hashes stay valid)."""
+    if isinstance(value, (tuple, list)):
+        return [_plain(item) for item in value]
+    if hasattr(value, "__dataclass_fields__"):
+        return {name: _plain(getattr(value, name)) for name in value.__dataclass_fields__}
+    return value
 
 
 def _store_error(path: str, exc: sqlite3.Error) -> StoreError:
@@ -363,21 +410,27 @@ class Store:
         findings: Mapping[str, Sequence[Finding]] | None = None,
         pipeline_version: str = "",
         topic: str = "",
+        content_hashes: Mapping[str, str] | None = None,
+        source_file: int | None = None,
     ) -> WriteCounts:
         """Upsert articles, apply deletions and replace findings, all in one transaction.
 
         ``findings`` maps a PMID to all findings of that article under
         ``pipeline_version``; a PMID present with an empty list records that the
         article was read and yielded nothing. With ``topic``, the articles join that
-        topic's digest queue in the same transaction.
+        topic's digest queue in the same transaction. ``content_hashes`` may give the
+        articles' :func:`article_content_hash` when the caller has them already;
+        ``source_file`` is the :meth:`start_file` id of the file the records come from.
         """
         articles = list(articles)
         deleted_pmids = list(deleted_pmids)
+        hashes = content_hashes or {}
 
         def work(c: sqlite3.Connection) -> WriteCounts:
             new = updated = unchanged = deleted = written = 0
             for article in articles:
-                outcome = _upsert_article(c, article, run_id)
+                content_hash = hashes.get(article.pmid) or article_content_hash(article)
+                outcome = _upsert_article(c, article, run_id, content_hash, source_file)
                 new += outcome == "new"
                 updated += outcome == "updated"
                 unchanged += outcome == "unchanged"
@@ -388,6 +441,12 @@ class Store:
                     (run_id, pmid),
                 )
                 deleted += cursor.rowcount
+            if source_file is not None:
+                c.executemany(
+                    "INSERT INTO file_deletions (file_id, pmid) VALUES (?, ?)"
+                    " ON CONFLICT (file_id, pmid) DO NOTHING",
+                    [(source_file, pmid) for pmid in deleted_pmids],
+                )
             for pmid, rows in (findings or {}).items():
                 written += _replace_findings(c, pmid, rows, pipeline_version, run_id)
             if topic:
@@ -401,19 +460,147 @@ class Store:
         counts: WriteCounts = self._transaction(work)
         return counts
 
+    def start_file(self, run_id: int, fingerprint: str, name: str) -> int:
+        """Record that a file's records are about to be stored; its id for ``write_batch``."""
+
+        def work(c: sqlite3.Connection) -> int:
+            cursor = c.execute(
+                "INSERT INTO ingested_files (fingerprint, name, run_id) VALUES (?, ?, ?)",
+                (fingerprint, name, run_id),
+            )
+            return int(cursor.lastrowid or 0)
+
+        return int(self._transaction(work))
+
+    def finish_file(self, file_id: int, *, records: int, skipped: int) -> None:
+        """Record that every record of the file was stored."""
+        self._transaction(
+            lambda c: c.execute(
+                "UPDATE ingested_files SET records = ?, skipped = ?, articles = (SELECT COUNT(*)"
+                " FROM article_files f JOIN articles a ON a.pmid = f.pmid"
+                " WHERE f.file_id = ? AND a.deleted = 0) WHERE id = ?",
+                (records, skipped, file_id, file_id),
+            )
+        )
+
+    def unchanged_file(
+        self, fingerprint: str, pipeline_version: str | None
+    ) -> dict[str, Any] | None:
+        """The last complete ingest of a file with these bytes, if storing the file again
+        would change nothing: each of its live articles still holds the content that ingest
+        left (nothing wrote or deleted it since), each PMID it deleted is still deleted or
+        absent, and ``pipeline_version`` (unless None) has read every one of those articles.
+        """
+        conn = self._conn
+        row = conn.execute(
+            "SELECT * FROM ingested_files WHERE fingerprint = ? AND articles IS NOT NULL"
+            " ORDER BY id DESC LIMIT 1",
+            (fingerprint,),
+        ).fetchone()
+        if row is None:
+            return None
+        live = conn.execute(
+            "SELECT COUNT(*) FROM article_files f JOIN articles a ON a.pmid = f.pmid"
+            " WHERE f.file_id = ? AND a.deleted = 0",
+            (row["id"],),
+        ).fetchone()[0]
+        if live != row["articles"]:
+            return None
+        revived = conn.execute(
+            "SELECT COUNT(*) FROM file_deletions d JOIN articles a ON a.pmid = d.pmid"
+            " WHERE d.file_id = ? AND a.deleted = 0",
+            (row["id"],),
+        ).fetchone()[0]
+        if revived:
+            return None
+        if pipeline_version is not None:
+            read = conn.execute(
+                "SELECT COUNT(*) FROM article_files f JOIN articles a ON a.pmid = f.pmid"
+                " JOIN extractions e ON e.pmid = a.pmid AND e.pipeline_version = ?"
+                " AND e.content_hash = a.content_hash WHERE f.file_id = ? AND a.deleted = 0",
+                (pipeline_version, row["id"]),
+            ).fetchone()[0]
+            if read != live:
+                return None
+        return dict(row)
+
+    def has_gazetteer_terms(self, pipeline_version: str) -> bool:
+        row = self._conn.execute(
+            "SELECT 1 FROM gazetteer_terms WHERE pipeline_version = ?", (pipeline_version,)
+        ).fetchone()
+        return row is not None
+
+    def save_gazetteer_terms(self, pipeline_version: str, terms: Mapping[str, Any]) -> None:
+        self._transaction(
+            lambda c: c.execute(
+                "INSERT INTO gazetteer_terms (pipeline_version, terms) VALUES (?, ?)"
+                " ON CONFLICT (pipeline_version) DO NOTHING",
+                (pipeline_version, json.dumps(terms, ensure_ascii=False, sort_keys=True)),
+            )
+        )
+
+    def gazetteer_terms(self, pipeline_version: str) -> dict[str, Any] | None:
+        row = self._conn.execute(
+            "SELECT terms FROM gazetteer_terms WHERE pipeline_version = ?", (pipeline_version,)
+        ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def earlier_readings(
+        self, pmids_and_hashes: Iterable[tuple[str, str]], pipeline_version: str
+    ) -> dict[str, str]:
+        """For each PMID, the latest other pipeline version that read this very content and
+        whose gazetteer terms are kept."""
+        wanted = dict(pmids_and_hashes)
+        found: dict[str, str] = {}
+        rows = self._rows_for(
+            "SELECT e.pmid, e.pipeline_version, e.content_hash FROM extractions e"
+            " JOIN gazetteer_terms g ON g.pipeline_version = e.pipeline_version"
+            " WHERE e.pipeline_version != ? AND e.pmid IN ({pmids}) ORDER BY e.run_id",
+            (pipeline_version,),
+            list(wanted),
+        )
+        for pmid, version, content_hash in rows:
+            if wanted[pmid] == content_hash:
+                found[pmid] = version  # the latest run wins
+        return found
+
+    def stored_findings(
+        self, pmids: Sequence[str], pipeline_version: str
+    ) -> dict[str, list[Finding]]:
+        """Each PMID's findings under ``pipeline_version``, in the order they were found."""
+        found: dict[str, list[Finding]] = {pmid: [] for pmid in pmids}
+        rows = self._rows_for(
+            "SELECT * FROM findings WHERE pipeline_version = ? AND pmid IN ({pmids}) ORDER BY id",
+            (pipeline_version,),
+            pmids,
+        )
+        for row in rows:
+            found[row["pmid"]].append(finding_from_row(_finding_flags(row)))
+        return found
+
     def pmids_needing_extraction(
         self, pmids_and_hashes: Iterable[tuple[str, str]], pipeline_version: str
     ) -> set[str]:
         """The PMIDs whose current content this pipeline version has not read yet."""
-        needed = set()
-        for pmid, content_hash in pmids_and_hashes:
-            row = self._conn.execute(
-                "SELECT content_hash FROM extractions WHERE pmid = ? AND pipeline_version = ?",
-                (pmid, pipeline_version),
-            ).fetchone()
-            if row is None or row[0] != content_hash:
-                needed.add(pmid)
-        return needed
+        wanted = dict(pmids_and_hashes)
+        rows = self._rows_for(
+            "SELECT pmid, content_hash FROM extractions WHERE pipeline_version = ?"
+            " AND pmid IN ({pmids})",
+            (pipeline_version,),
+            list(wanted),
+        )
+        read = {row[0]: row[1] for row in rows}
+        return {pmid for pmid, content_hash in wanted.items() if read.get(pmid) != content_hash}
+
+    def _rows_for(
+        self, sql: str, params: Sequence[Any], pmids: Sequence[str]
+    ) -> Iterator[sqlite3.Row]:
+        """The rows of ``sql`` for all ``pmids``, which fill its ``IN ({pmids})`` list a
+        bounded number at a time."""
+        for start in range(0, len(pmids), _IN_LIST):
+            chunk = pmids[start : start + _IN_LIST]
+            marks = ", ".join("?" * len(chunk))
+            yield from self._conn.execute(sql.format(pmids=marks), (*params, *chunk))
 
     def article_count(self, include_deleted: bool = False) -> int:
         sql = "SELECT COUNT(*) FROM articles"
@@ -666,12 +853,19 @@ def _split_sql(script: str) -> list[str]:
     return statements
 
 
-def _upsert_article(c: sqlite3.Connection, article: Article, run_id: int) -> str:
-    content_hash = article_content_hash(article)
+def _upsert_article(
+    c: sqlite3.Connection,
+    article: Article,
+    run_id: int,
+    content_hash: str,
+    source_file: int | None,
+) -> str:
     row = c.execute(
         "SELECT content_hash, deleted FROM articles WHERE pmid = ?", (article.pmid,)
     ).fetchone()
     if row is not None and row[0] == content_hash and not row[1]:
+        if source_file is not None:  # the content is this file's too
+            _set_source_file(c, article.pmid, source_file)
         return "unchanged"
     values = (
         article.version,
@@ -699,6 +893,7 @@ def _upsert_article(c: sqlite3.Connection, article: Article, run_id: int) -> str
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (*values, article.pmid, run_id, run_id),
         )
+        _set_source_file(c, article.pmid, source_file)
         return "new"
     c.execute(
         "UPDATE articles SET version = ?, title = ?, abstract = ?, sections = ?, journal = ?,"
@@ -707,7 +902,21 @@ def _upsert_article(c: sqlite3.Connection, article: Article, run_id: int) -> str
         " deleted = 0, revised = 1, last_changed_run = ? WHERE pmid = ?",
         (*values, run_id, article.pmid),
     )
+    _set_source_file(c, article.pmid, source_file)
     return "updated"
+
+
+def _set_source_file(c: sqlite3.Connection, pmid: str, file_id: int | None) -> None:
+    """Which ingested file the article's current content is from (None: not from a file)."""
+    if file_id is None:
+        c.execute("DELETE FROM article_files WHERE pmid = ?", (pmid,))
+        return
+    c.execute(
+        "INSERT INTO article_files (pmid, file_id) VALUES (?, ?)"
+        " ON CONFLICT (pmid) DO UPDATE SET file_id = excluded.file_id"
+        " WHERE file_id != excluded.file_id",
+        (pmid, file_id),
+    )
 
 
 def _replace_findings(
@@ -800,10 +1009,15 @@ def finding_from_row(row: Mapping[str, Any]) -> Finding:
     return Finding(**{name: row[name] for name in Finding.__dataclass_fields__ if name in row})
 
 
-def _finding_row(row: sqlite3.Row) -> dict[str, Any]:
+def _finding_flags(row: sqlite3.Row) -> dict[str, Any]:
     data = dict(row)
     for key in ("negated", "speculative", "unlisted"):
         data[key] = bool(data[key])
+    return data
+
+
+def _finding_row(row: sqlite3.Row) -> dict[str, Any]:
+    data = _finding_flags(row)
     data["pub_date"] = PubDate(
         data.pop("pub_year"), data.pop("pub_month"), data.pop("pub_day")
     ).iso()

@@ -527,6 +527,105 @@ def _day_bound(value: str | None, option: str, *, end: bool) -> str | None:
     return f"{last.isoformat()}T23:59:59+00:00"
 
 
+# -- vocab ----------------------------------------------------------------------------
+
+VOCABULARY_NAMES = ("hgnc", "go", "cl", "doid")
+
+
+def _debug_option(func: F) -> F:
+    """--debug alone: the vocabulary commands use neither a database nor a topic."""
+    option = click.option("--debug", is_flag=True, help="Show the full traceback of an error.")
+    return option(func)
+
+
+@cli.group()
+def vocab() -> None:
+    """Public vocabularies in the data directory: HGNC genes, GO processes, CL, DOID.
+
+    Installed vocabularies are compiled once and used by every later reading: genes,
+    cell types, processes and diseases that no gazetteer lists are found and given their
+    HGNC symbol or ontology id.
+
+    Example: minemig vocab fetch hgnc cl
+    """
+
+
+@vocab.command("fetch")
+@click.argument("names", nargs=-1, type=click.Choice(VOCABULARY_NAMES))
+@_debug_option
+def vocab_fetch(names: tuple[str, ...], debug: bool) -> None:
+    """Download the current release of each vocabulary (all four by default) and install it.
+
+    MINEMIG_VOCAB_URL_<NAME> (e.g. MINEMIG_VOCAB_URL_HGNC) replaces an address.
+
+    Example: minemig vocab fetch hgnc doid
+    """
+    from minemig.errors import VocabularyError
+    from minemig.vocab.download import fetch_vocabulary
+
+    failures = []
+    for name in dict.fromkeys(names or VOCABULARY_NAMES):
+        try:
+            info = fetch_vocabulary(name)
+        except VocabularyError as exc:
+            if len(names or VOCABULARY_NAMES) == 1:
+                raise
+            failures.append(exc.message)
+            continue
+        click.echo(_installed_line(info))
+    if failures:
+        raise VocabularyError("; ".join(failures))
+
+
+@vocab.command("install")
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@_debug_option
+def vocab_install(files: tuple[Path, ...], debug: bool) -> None:
+    """Install local copies of vocabulary releases (plain or .gz), for machines offline.
+
+    Each file is recognised by its content: HGNC's hgnc_complete_set.txt, or the OBO
+    file of GO basic, the Cell Ontology basic or the Human Disease Ontology.
+
+    Example: minemig vocab install hgnc_complete_set.txt go-basic.obo.gz
+    """
+    from minemig.vocab import install_file
+
+    for path in files:
+        click.echo(_installed_line(install_file(path)))
+
+
+@vocab.command("list")
+@_debug_option
+def vocab_list(debug: bool) -> None:
+    """Show the installed vocabularies: release, terms, forms, sha256 and where from.
+
+    Example: minemig vocab list
+    """
+    from minemig.vocab import installed_vocabularies, vocab_dir
+
+    infos = installed_vocabularies()
+    if not infos:
+        click.echo(
+            f"No vocabulary installed in {vocab_dir()}; "
+            "run `minemig vocab fetch` or `minemig vocab install FILE`."
+        )
+        return
+    for info in infos:
+        click.echo(
+            f"{info.name:<5} {info.version:<10} {info.terms:>7,} terms {info.forms:>8,} forms"
+            f"  sha256 {info.sha256}  {info.source}  (installed {info.installed})"
+        )
+
+
+def _installed_line(info: Any) -> str:
+    return (
+        f"{info.name}: installed release {info.version} ({info.terms:,} terms,"
+        f" {info.forms:,} forms; sha256 {info.sha256[:12]})"
+    )
+
+
 # -- entry point ----------------------------------------------------------------------
 
 

@@ -234,6 +234,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--pipeline", default="migrasome", help="topic name or .toml path")
     parser.add_argument("--model", default="none", help="scispaCy model: none, auto or a name")
     parser.add_argument("--details", action="store_true", help="list every error per abstract")
+    parser.add_argument(
+        "--vocab",
+        metavar="DATA_DIR",
+        type=Path,
+        default=None,
+        help="also read with the public vocabularies installed in this data directory",
+    )
     args = parser.parse_args(argv)
     try:
         from minemig.nlp import build_reader
@@ -241,7 +248,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         topic = load_topic(args.pipeline)
         baseline = load_baseline(topic.baseline_path)
         abstracts = load_devset(args.devset)
-        reader = build_reader(topic.gazetteer_files, topic.abbreviation_files, args.model)
+        reader = build_reader(
+            topic.gazetteer_files,
+            topic.abbreviation_files,
+            args.model,
+            vocabulary_dir=args.vocab,
+        )
+        if args.vocab is not None and reader.vocabularies is None:
+            raise ConfigError(f"no vocabularies are installed in {args.vocab} (minemig vocab)")
         predicted = [f for _, fs in reader.read(a.article for a in abstracts) for f in fs]
         gold = [f for a in abstracts for f in a.findings]
         report = score(gold, predicted, baseline, topic.watched_ev_types)

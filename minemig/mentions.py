@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from spacy.tokens import Doc, Span
 
@@ -22,6 +23,9 @@ from minemig.lexicon import (
     NOT_GENE_SYMBOLS,
 )
 from minemig.sizes import find_sizes
+
+if TYPE_CHECKING:
+    from minemig.vocab.store import Vocabularies
 
 UNLISTED_PREFIX = "UNLISTED:"
 
@@ -116,8 +120,14 @@ def _defined_abbreviations(doc: Doc) -> list[tuple[Span, Span]]:
     return pairs
 
 
-def collect_mentions(doc: Doc, gazetteer: Gazetteer) -> list[SpanMention]:
-    """All mentions in ``doc``, non-overlapping, in text order."""
+def collect_mentions(
+    doc: Doc, gazetteer: Gazetteer, vocabularies: Vocabularies | None = None
+) -> list[SpanMention]:
+    """All mentions in ``doc``, non-overlapping, in text order.
+
+    The gazetteer speaks first (it is the authority for the review's own terms), then the
+    installed public vocabularies, then a statistical model and the patterns.
+    """
     mentions: list[SpanMention] = []
     for ent in doc.ents:
         concept = gazetteer.get(ent.ent_id_) if ent.ent_id_ else None
@@ -129,6 +139,11 @@ def collect_mentions(doc: Doc, gazetteer: Gazetteer) -> list[SpanMention]:
     mentions = _apply_curated_senses(doc, gazetteer, mentions)
     mentions = _prefer_defined_symbols(doc, mentions)
     taken = _Occupancy(mentions)
+    if vocabularies is not None:
+        from minemig.nlp.vocabulary import vocabulary_mentions  # it builds on SpanMention
+
+        for found_in_vocabulary in vocabulary_mentions(doc, vocabularies, taken.tokens):
+            taken.add(found_in_vocabulary)
     for ent in doc.ents:
         kind = MODEL_LABEL_KINDS.get(ent.label_)
         if kind and not ent.ent_id_ and taken.free(ent.start, ent.end):
@@ -141,7 +156,21 @@ def collect_mentions(doc: Doc, gazetteer: Gazetteer) -> list[SpanMention]:
     for mention in _size_mentions(doc):
         if taken.free(mention.start, mention.end):
             taken.add(mention)
-    return _drop_non_claims(doc, sorted(taken.mentions, key=lambda m: (m.start, m.end)))
+    found = sorted(taken.mentions, key=lambda m: (m.start, m.end))
+    if vocabularies is not None:
+        found = [_approved_symbol(m, vocabularies) for m in found]
+    return _drop_non_claims(doc, found)
+
+
+def _approved_symbol(mention: SpanMention, vocabularies: Vocabularies) -> SpanMention:
+    """An unlisted gene found by pattern, definition or model, named by its approved HGNC
+    symbol when the vocabulary knows it unambiguously: 'SMS2' → SGMS2."""
+    if mention.kind != "gene" or not mention.unlisted or mention.source == "vocabulary":
+        return mention
+    symbol = vocabularies.gene_symbol(mention.name)
+    if not symbol or symbol == mention.entity_id:
+        return mention
+    return replace(mention, entity_id=symbol, name=symbol)
 
 
 def _prefer_defined_symbols(doc: Doc, mentions: list[SpanMention]) -> list[SpanMention]:
@@ -171,14 +200,14 @@ def _prefer_defined_symbols(doc: Doc, mentions: list[SpanMention]) -> list[SpanM
 class _Occupancy:
     def __init__(self, mentions: Iterable[SpanMention]) -> None:
         self.mentions = list(mentions)
-        self._tokens = {i for m in self.mentions for i in range(m.start, m.end)}
+        self.tokens = {i for m in self.mentions for i in range(m.start, m.end)}
 
     def free(self, start: int, end: int) -> bool:
-        return not any(i in self._tokens for i in range(start, end))
+        return not any(i in self.tokens for i in range(start, end))
 
     def add(self, mention: SpanMention) -> None:
         self.mentions.append(mention)
-        self._tokens.update(range(mention.start, mention.end))
+        self.tokens.update(range(mention.start, mention.end))
 
 
 def _apply_abbreviations(

@@ -736,3 +736,37 @@ def test_a_damaged_installation_is_a_clear_error(data_dir: Path, tmp_path: Path)
     vocab_store._cache.clear()
     with pytest.raises(VocabularyError, match="install cl again"):
         load_installed_vocabularies()
+
+
+# -- reading with the vocabularies -----------------------------------------------------------
+
+
+def test_the_reader_names_unlisted_entities_by_their_vocabulary_ids(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    from minemig.models import AbstractSection, Article
+    from minemig.nlp import build_reader
+    from minemig.topic import load_topic
+
+    root = tmp_path_factory.mktemp("reading")
+    for name in ("hgnc", "cl", "doid"):
+        install_file(release(root / "releases", name), root / "data")
+    topic = load_topic("migrasome")
+    text = (
+        "Knockdown of YAP65 abolished migrasome formation. "
+        "Migrasomes carried catalase (CAT) to recipient cells."
+    )
+    article = Article(pmid="1", title="", abstract_sections=(AbstractSection(text),))
+
+    def read(**options: object) -> tuple[str, set[tuple[str, str, bool]]]:
+        reader = build_reader(topic.gazetteer_files, topic.abbreviation_files, "none", **options)
+        (_, found) = next(reader.read([article]))
+        return reader.version, {(f.category, f.entity_id, f.unlisted) for f in found}
+
+    plain_version, plain = read()
+    vocab_version, with_vocab = read(vocabulary_dir=root / "data")
+    assert ("biogenesis", "YAP65", True) in plain
+    assert ("biogenesis", "YAP1", True) in with_vocab  # the alias named by its approved symbol
+    assert ("cargo", "CAT", True) in with_vocab  # a guarded symbol its definition supports
+    assert "+vocab." not in plain_version
+    assert vocab_version.startswith(plain_version + "+vocab.")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 import scispacy.abbreviation  # noqa: F401  registers the "abbreviation_detector" factory
 from spacy.language import Language
@@ -36,23 +37,36 @@ def paragraph_breaks(doc: Doc) -> Doc:
 
 
 class MentionFinder:
-    def __init__(self, gazetteers: Sequence[str], abbreviations: Sequence[str]) -> None:
+    def __init__(
+        self, gazetteers: Sequence[str], abbreviations: Sequence[str], vocabulary_dir: str | None
+    ) -> None:
         self.gazetteer = cached_gazetteer(tuple(gazetteers), tuple(abbreviations))
+        # The installed public vocabularies, by folder so the pipeline's config (and any
+        # worker process built from it) names them; None reads with the gazetteer alone.
+        self.vocabularies = None
+        if vocabulary_dir:
+            from minemig.vocab import load_installed_vocabularies
+
+            self.vocabularies = load_installed_vocabularies(Path(vocabulary_dir))
 
     def __call__(self, doc: Doc) -> Doc:
-        doc._.minemig_mentions = collect_mentions(doc, self.gazetteer)
+        doc._.minemig_mentions = collect_mentions(doc, self.gazetteer, self.vocabularies)
         return doc
 
 
 @Language.factory(
     "minemig_mentions",
     assigns=["doc._.minemig_mentions"],
-    default_config={"gazetteers": [], "abbreviations": []},
+    default_config={"gazetteers": [], "abbreviations": [], "vocabulary_dir": None},
 )
 def make_mention_finder(
-    nlp: Language, name: str, gazetteers: list[str], abbreviations: list[str]
+    nlp: Language,
+    name: str,
+    gazetteers: list[str],
+    abbreviations: list[str],
+    vocabulary_dir: str | None,
 ) -> MentionFinder:
-    return MentionFinder(gazetteers, abbreviations)
+    return MentionFinder(gazetteers, abbreviations, vocabulary_dir)
 
 
 class FindingExtractor:

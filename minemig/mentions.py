@@ -242,20 +242,16 @@ def _apply_abbreviations(
 
     kept = [m for m in mentions if agrees_with_definition(m)]
     occupied = {i for m in kept for i in range(m.start, m.end)}
-    for token in doc:
-        meaning = definitions.get(token.text)
-        if (
-            meaning is None
-            or token.i in occupied
-            or (token.i in by_start and by_start[token.i] in kept)
-        ):
+    for i, word in enumerate(_words(doc)):
+        meaning = definitions.get(word)
+        if meaning is None or i in occupied or (i in by_start and by_start[i] in kept):
             continue
         concept = gazetteer.get(meaning.entity_id)
         if concept is None:
             continue
-        span = doc[token.i : token.i + 1]
+        span = doc[i : i + 1]
         kept.extend(_from_span(span, concept, "abbreviation"))
-        occupied.add(token.i)
+        occupied.add(i)
     return sorted(kept, key=lambda m: m.start)
 
 
@@ -271,7 +267,7 @@ def _apply_curated_senses(
             senses.setdefault(abbreviation.short, []).append(abbreviation.long.lower())
     if not senses:
         return mentions
-    text = doc.text.lower()
+    text = _text(doc).lower()
     kept = []
     for m in mentions:
         concept = gazetteer.get(m.entity_id)
@@ -418,9 +414,26 @@ def _defined_symbols(doc: Doc) -> Iterable[SpanMention]:
         )
 
 
+def _text(doc: Doc) -> str:
+    """The Doc's text, joined once: spaCy joins the tokens anew on every access."""
+    if "minemig_text" not in doc.user_data:
+        doc.user_data["minemig_text"] = doc.text
+    text: str = doc.user_data["minemig_text"]
+    return text
+
+
+def _words(doc: Doc) -> list[str]:
+    """The tokens' texts as plain strings, made once: Token objects are costly to create."""
+    if "minemig_words" not in doc.user_data:
+        doc.user_data["minemig_words"] = [t.text for t in doc]
+    words: list[str] = doc.user_data["minemig_words"]
+    return words
+
+
 def _pattern_candidates(doc: Doc) -> Iterable[SpanMention]:
     """Gene-like symbols, microRNAs and cell-type nouns that no vocabulary named."""
-    for match in _MIRNA.finditer(doc.text):
+    text = _text(doc)
+    for match in _MIRNA.finditer(text):
         span = doc.char_span(match.start(), match.end(), alignment_mode="expand")
         if span is not None:
             name = match.group(0)
@@ -436,7 +449,7 @@ def _pattern_candidates(doc: Doc) -> Iterable[SpanMention]:
                 "pattern",
                 unlisted=True,
             )
-    for match in _HYPHENATED_SYMBOL.finditer(doc.text):
+    for match in _HYPHENATED_SYMBOL.finditer(text):
         symbol = match.group(0)
         parts = symbol.split("-")
         if _CELL_LINE_LIKE.match(symbol) or symbol.lower() in NOT_GENE_SYMBOLS:
@@ -459,21 +472,23 @@ def _pattern_candidates(doc: Doc) -> Iterable[SpanMention]:
         mention = _unlisted(span, "gene", "pattern")
         if mention:
             yield mention
-    for token in doc:
-        text = token.text
-        following = doc[token.i + 1].lower_ if token.i + 1 < len(doc) else ""
-        if _looks_like_gene(text):
+    # Plain strings, not Token objects: this loop sees every token of every abstract.
+    words = _words(doc)
+    for i, word in enumerate(words):
+        lower = word.lower()
+        following = words[i + 1].lower() if i + 1 < len(words) else ""
+        if _looks_like_gene(word):
             if following in NOT_GENE_FOLLOWERS:
                 continue
-            if not _HAS_DIGIT.search(text) and following not in GENE_CONTEXT_FOLLOWERS:
+            if not _HAS_DIGIT.search(word) and following not in GENE_CONTEXT_FOLLOWERS:
                 continue  # all-capital words without digits are too often acronyms
-            mention = _unlisted(doc[token.i : token.i + 1], "gene", "pattern")
+            mention = _unlisted(doc[i : i + 1], "gene", "pattern")
             if mention:
                 yield mention
-        elif token.lower_.endswith(CELL_SUFFIXES) and token.is_alpha and len(text) > 6:
-            if token.lower_ in {"cell", "cells"}:
+        elif lower.endswith(CELL_SUFFIXES) and word.isalpha() and len(word) > 6:
+            if lower in {"cell", "cells"}:
                 continue
-            yield from _cell_mention(doc, token.i)
+            yield from _cell_mention(doc, i)
 
 
 def _cell_mention(doc: Doc, index: int) -> Iterable[SpanMention]:
@@ -489,7 +504,7 @@ def _cell_mention(doc: Doc, index: int) -> Iterable[SpanMention]:
 
 
 def _size_mentions(doc: Doc) -> Iterable[SpanMention]:
-    for size in find_sizes(doc.text):
+    for size in find_sizes(_text(doc)):
         span = doc.char_span(size.start, size.end, alignment_mode="expand")
         if span is None:
             continue

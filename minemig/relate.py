@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from spacy.tokens import Doc, Span, Token
 
@@ -125,12 +126,24 @@ def _stem_in(text: str, stems: Iterable[str]) -> str:
     """The first stem that ``text`` (lower case) starts with, or ''.
 
     Adverbs are never cues: 'markedly' is not 'marked', 'highly' not 'high'."""
+    return _first_stem(text, stems if isinstance(stems, tuple) else tuple(stems))
+
+
+@lru_cache(maxsize=1 << 16)
+def _first_stem(text: str, stems: tuple[str, ...]) -> str:
+    # The same few thousand words meet the same cue lists over and over: remember them.
     if len(text) > 4 and text.endswith("ly"):
         return ""
     for stem in stems:
         if text.startswith(stem) if len(stem) > 3 else text == stem:
             return stem
     return ""
+
+
+# Anaphora phrases by their first word, each list in the order ANAPHORA gives them.
+ANAPHORA_BY_FIRST_WORD: dict[str, tuple[tuple[str, ...], ...]] = {}
+for _phrase in ANAPHORA:
+    ANAPHORA_BY_FIRST_WORD[_phrase[0]] = (*ANAPHORA_BY_FIRST_WORD.get(_phrase[0], ()), _phrase)
 
 
 @dataclass
@@ -238,13 +251,17 @@ def _resolve_anaphora(
         target = _antecedent([e for e in sentence_evs if e.end <= m.start], previous_evs)
         if target:
             add(k, k + 1, target)
+    # Lower-cased words once per sentence: building spans per token and phrase was the
+    # single largest cost of reading.
+    words = [t.lower_ for t in sentence]
+    offset = sentence.start
     i = sentence.start
     while i < sentence.end:
-        for phrase in ANAPHORA:
+        for phrase in ANAPHORA_BY_FIRST_WORD.get(words[i - offset], ()):
             end = i + len(phrase)
             if end > sentence.end or any(j in occupied for j in range(i, end)):
                 continue
-            if tuple(t.lower_ for t in doc[i:end]) != phrase:
+            if tuple(words[i - offset : end - offset]) != phrase:
                 continue
             before = [e for e in sentence_evs if e.end <= i]
             if len(phrase) == 1:

@@ -18,6 +18,7 @@ from spacy.tokens import Doc, Span
 from minemig.gazetteer import Concept, Gazetteer
 from minemig.lexicon import (
     CELL_SUFFIXES,
+    CONSTRUCT_TAGS,
     GENE_CONTEXT_FOLLOWERS,
     NOT_GENE_FOLLOWERS,
     NOT_GENE_SYMBOLS,
@@ -339,29 +340,10 @@ def _unlisted(span: Span, kind: str, source: str) -> SpanMention | None:
 
 _FLUOROPHORE = re.compile(r"(?i)^(?:alexa(?:fluor)?|cy|atto|dylight|fitc|tritc|bodipy)\d*$")
 _ROMAN_NUMERALS = frozenset({"I", "II", "III", "IV", "V", "VI"})
-_CONSTRUCT_TAGS = frozenset(
-    {
-        "gfp",
-        "egfp",
-        "yfp",
-        "rfp",
-        "cfp",
-        "mcherry",
-        "mscarlet",
-        "tdtomato",
-        "halo",
-        "flag",
-        "ha",
-        "myc",
-        "v5",
-        "his",
-        "phluorin",
-        "positive",
-        "negative",
-        "knockout",
-        "ko",
-        "null",
-    }
+# Parts of a hyphenated symbol that make it a construct or a state, not another gene:
+# 'TSPAN4-GFP', 'CD63-HA', 'PTEN-null'.
+_CONSTRUCT_TAGS = CONSTRUCT_TAGS | frozenset(
+    {"ha", "myc", "v5", "his", "positive", "negative", "knockout", "ko", "null"}
 )
 
 

@@ -9,6 +9,7 @@ cannot silently fall back to a default.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,6 +138,11 @@ def load_topic(name_or_path: str) -> Topic:
         digest_title=section("digest").get("title", f"{section('topic')['name']} digest"),
         digest_dir=Path(section("digest").get("out_dir", "digests")),
     )
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", topic.name):
+        # The name becomes part of digest file names: no '/' may lead outside the folder.
+        raise ConfigError(
+            f"{path}: [topic] name {topic.name!r} may hold only letters, digits, '.', '_', '-'"
+        )
     if not topic.query_term:
         raise ConfigError(f"{path}: [query] term must not be empty")
     if not 1 <= topic.batch_size <= 10000:

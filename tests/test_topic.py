@@ -115,6 +115,11 @@ def test_status_against_the_baseline(changes: dict, status: str) -> None:
         ),
         ('[topic\nname = "x"', "not valid TOML"),
         ("[topic]\nname = 3\n", "[topic] name has the wrong type"),
+        (
+            '[topic]\nname = "../x"\nwatched_ev_types = []\n[query]\nterm = "a"\n'
+            '[gazetteers]\nfiles = []\n[baseline]\nclaims = "b.tsv"\n',
+            "may hold only letters",
+        ),
     ],
 )
 def test_a_malformed_topic_names_the_file_and_key(tmp_path: Path, text: str, message: str) -> None:

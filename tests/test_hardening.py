@@ -630,13 +630,15 @@ def kill_repeatedly(
         if i % 4 == 3:
             time.sleep(rng.uniform(0, startup))
         else:
-            target = now + rng.randint(0, span(now))
+            # The first kill lands right as work begins, so every series has a run that died
+            # mid-way whatever the random draws; the others land anywhere.
+            target = now + (1 if i == 0 else rng.randint(0, span(now)))
             wait_for(
                 lambda runs=runs, target=target: run_count(db) > runs and progress() >= target,
                 process,
                 60,
             )
-            time.sleep(rng.uniform(0, linger))
+            time.sleep(0 if i == 0 else rng.uniform(0, linger))
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
             killed += 1
@@ -688,6 +690,9 @@ def kill_series(name: str, server: EutilsServer, folder: Path, seed: int) -> Kil
     reference_db, db = folder / "reference.sqlite", folder / "killed.sqlite"
     startup = finish(args(reference_db), env, folder, reference_db)
     if name == "update":  # any point of the fetch, up to and past its last batch
+        # Each batch takes a moment, as from NCBI: a rerun of stored records is otherwise so
+        # quick that most kills would find it finished.
+        server.inject("efetch", *[Fault.slow(0.15)] * (KILLS + 2) * (BULK // UPDATE_BATCH + 2))
         progress = lambda: len(server.requests("efetch"))  # noqa: E731
         span, linger = (lambda now: BULK // UPDATE_BATCH), 0.3
     else:  # half of what is left at most, so that several runs die inside the first pass

@@ -206,7 +206,7 @@ def _check_ids(pmids: Iterable[str]) -> list[str]:
     return ids
 
 
-def _retry_after(value: str | None) -> float | None:
+def retry_after_seconds(value: str | None) -> float | None:
     """``Retry-After`` (seconds or an HTTP date) in seconds, capped; None when absent or bad."""
     if not value:
         return None
@@ -450,7 +450,7 @@ class EutilsClient:
         """Sort out what any utility can get back: raises _Retry or an error, or returns the
         root of a small result document, or None for a ``PubmedArticleSet`` (left unparsed)."""
         status = response.status_code
-        retry_after = _retry_after(response.headers.get("Retry-After"))
+        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
         if status == 429 or status >= 500:
             raise _Retry(f"HTTP {status}", retry_after if status in (429, 503) else None)
         text = body.strip()

@@ -22,9 +22,9 @@ from minemig.errors import FetchError, UsageError
 from minemig.fetch import (
     EutilsClient,
     HistoryExpiredError,
-    _retry_after,
     count_records,
     fetch_records,
+    retry_after_seconds,
 )
 from minemig.settings import NcbiSettings
 
@@ -539,10 +539,10 @@ def test_count_records_counts_articles_and_books_only():
 
 
 def test_retry_after_accepts_seconds_and_http_dates():
-    assert _retry_after("3") == 3.0
-    assert _retry_after("-5") == 0.0
-    assert _retry_after("99999") == fetch.MAX_RETRY_AFTER
-    assert _retry_after("soon") is None and _retry_after(None) is None
-    assert _retry_after("nan") is None
-    later = _retry_after(email.utils.formatdate(time.time() + 30, usegmt=True))
+    assert retry_after_seconds("3") == 3.0
+    assert retry_after_seconds("-5") == 0.0
+    assert retry_after_seconds("99999") == fetch.MAX_RETRY_AFTER
+    assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
+    assert retry_after_seconds("nan") is None
+    later = retry_after_seconds(email.utils.formatdate(time.time() + 30, usegmt=True))
     assert later is not None and 28 <= later <= 30

@@ -25,7 +25,7 @@ from requests.adapters import HTTPAdapter
 
 from minemig import __version__
 from minemig.errors import VocabularyError
-from minemig.fetch import _retry_after
+from minemig.fetch import retry_after_seconds
 from minemig.vocab.store import VocabularyInfo, install_file, vocab_dir
 
 log = logging.getLogger("minemig")
@@ -88,7 +88,7 @@ def download(url: str, target: Path, *, label: str) -> None:
                     if status == 429 or status >= 500:
                         problem = f"HTTP {status}"
                         if status in (429, 503):
-                            retry_after = _retry_after(response.headers.get("Retry-After"))
+                            retry_after = retry_after_seconds(response.headers.get("Retry-After"))
                     elif status != 200:
                         raise VocabularyError(
                             f"cannot download {label} from {url}: HTTP {status}"

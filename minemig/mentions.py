@@ -78,9 +78,6 @@ class SpanMention:
     size_min_nm: float | None = None
     size_max_nm: float | None = None
 
-    def overlaps(self, other: SpanMention) -> bool:
-        return self.start < other.end and other.start < self.end
-
 
 def _from_span(span: Span, concept: Concept, source: str) -> list[SpanMention]:
     """The mention(s) of a concept; a complex id such as ``ITGA5+ITGB1`` gives one per subunit."""

@@ -94,19 +94,6 @@ class SkippedRecord:
 
 
 @dataclass(frozen=True)
-class Mention:
-    """A span of an abstract recognised as a concept (gazetteer, model or pattern)."""
-
-    text: str
-    label: str  # concept kind: EV_TYPE, GENE, CARGO, FUNCTION, CELL_TYPE, DISEASE, METHOD, ...
-    entity_id: str  # canonical id (HGNC symbol, GO:…, CL:…, DOID:…, MINEMIG:…)
-    start_char: int
-    end_char: int
-    sentence_index: int
-    source: str  # "gazetteer", "abbreviation", "model", "pattern", "vocabulary"
-
-
-@dataclass(frozen=True)
 class Finding:
     """One claim: an EV type tied to one entity, in one sentence of one article."""
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 
 from spacy.tokens import Doc, Span, Token
@@ -1341,7 +1341,3 @@ def _reports_ability(doc: Doc, token: Token) -> bool:
     if following[:1] == ["be"] and len(following) > 1:
         return bool(_stem_in(following[1], ABILITY_PARTICIPLES))
     return bool(following) and bool(_stem_in(following[0], ABILITY_PARTICIPLES))
-
-
-def with_pmid(findings: Iterable[Finding], pmid: str) -> list[Finding]:
-    return [replace(f, pmid=pmid) for f in findings]

@@ -24,7 +24,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import cli_runner
 import pytest
+from cli_runner import run_cli, share_readers
 from eutils_server import EutilsServer, Fault
 from pubmed_xml import Record, article_xml, write_article_set
 
@@ -108,21 +110,7 @@ UNRELATED = Record(
 
 
 @dataclass(frozen=True)
-class Result:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def err_lines(self) -> list[str]:
-        return self.err.splitlines()
-
-    def jsonl(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.out.splitlines()]
-
-    def csv(self) -> list[dict[str, str]]:
-        return list(csv.DictReader(io.StringIO(self.out)))
-
+class Result(cli_runner.Result):
     def summary(self) -> dict[str, Any]:
         """The one-line summary of ingest (stdout) or search (last stderr line)."""
         line = self.out.strip() if self.out.startswith("ingest:") else self.err_lines[-1]
@@ -136,8 +124,6 @@ Run = Callable[..., Result]
 
 # -- fixtures -------------------------------------------------------------------------------
 
-_READERS: dict[tuple[Any, ...], Any] = {}
-
 
 @pytest.fixture(autouse=True)
 def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -149,16 +135,7 @@ def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "80")
     for name in ("NCBI_API_KEY", "MINEMIG_PIPELINES_DIR", "MINEMIG_SCISPACY_MODEL"):
         monkeypatch.delenv(name, raising=False)
-    # Build each reading pipeline once for the whole session (the first call is the real one).
-    real = cli._reader_for
-
-    def shared_reader(topic: Any) -> Any:
-        key = (topic.gazetteer_files, topic.abbreviation_files, topic.model)
-        if key not in _READERS:
-            _READERS[key] = real(topic)
-        return _READERS[key]
-
-    monkeypatch.setattr(cli, "_reader_for", shared_reader)
+    share_readers(monkeypatch)
 
 
 @pytest.fixture
@@ -169,20 +146,7 @@ def db(tmp_path: Path) -> Path:
 @pytest.fixture
 def run(capsys: pytest.CaptureFixture[str]) -> Run:
     """``minemig ARGS...`` in-process: exit status, stdout, stderr."""
-
-    def invoke(*args: str | Path) -> Result:
-        capsys.readouterr()
-        try:
-            cli.main([str(a) for a in args])
-        except SystemExit as exc:
-            code = exc.code
-        else:  # pragma: no cover - main always exits
-            raise AssertionError("minemig.cli.main returned instead of exiting")
-        out, err = capsys.readouterr()
-        assert isinstance(code, int), code
-        return Result(code, out, err)
-
-    return invoke
+    return lambda *args: run_cli(capsys, *args, result=Result)
 
 
 @pytest.fixture

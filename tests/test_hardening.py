@@ -33,12 +33,13 @@ from urllib.parse import quote, quote_plus
 from xml.sax.saxutils import escape
 
 import pytest
+from cli_runner import Result, Run, run_cli, share_readers
 from eutils_server import EutilsServer, Fault
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pubmed_xml import Raw, Record, article_set, article_xml, write_article_set
 
-from minemig import cli, fetch, parse
+from minemig import fetch, parse
 from minemig.errors import ParseError
 from minemig.lock import UpdateLock, lock_path_for
 from minemig.models import Article, Deletion, SkippedRecord
@@ -151,20 +152,6 @@ def bulk_corpus(count: int) -> list[Record]:
 # -- helpers --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Result:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def err_lines(self) -> list[str]:
-        return self.err.splitlines()
-
-
-Run = Callable[..., Result]
-
-
 def one_error_line(result: Result, code: int = 1) -> str:
     """A failure as cron sees it: the exit status, one ``Error:`` line, no traceback."""
     assert result.code == code, result
@@ -258,8 +245,6 @@ def pipeline_file(
 
 # -- in-process fixtures --------------------------------------------------------------------
 
-_READERS: dict[Any, Any] = {}
-
 
 @pytest.fixture(autouse=True)
 def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -272,15 +257,7 @@ def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("MINEMIG_PIPELINES_DIR", "MINEMIG_SCISPACY_MODEL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
-    real = cli._reader_for
-
-    def shared_reader(topic: Any) -> Any:
-        key = (topic.gazetteer_files, topic.abbreviation_files, topic.model)
-        if key not in _READERS:
-            _READERS[key] = real(topic)
-        return _READERS[key]
-
-    monkeypatch.setattr(cli, "_reader_for", shared_reader)
+    share_readers(monkeypatch)
 
 
 @pytest.fixture(autouse=True)
@@ -302,18 +279,7 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 @pytest.fixture
 def run(capsys: pytest.CaptureFixture[str]) -> Run:
     """``minemig ARGS...`` in-process: exit status, stdout, stderr."""
-
-    def invoke(*args: str | Path) -> Result:
-        capsys.readouterr()
-        try:
-            cli.main([str(a) for a in args])
-        except SystemExit as exc:
-            code = exc.code
-        out, err = capsys.readouterr()
-        assert isinstance(code, int), code
-        return Result(code, out, err)
-
-    return invoke
+    return lambda *args: run_cli(capsys, *args)
 
 
 @pytest.fixture

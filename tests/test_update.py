@@ -13,22 +13,21 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_runner import Result, Run, run_cli, share_readers
 from eutils_server import EutilsServer, Fault
 from pubmed_xml import Record, write_article_set
 
-from minemig import cli, fetch, orchestrate
+from minemig import fetch, orchestrate
 from minemig.lock import UpdateLock, lock_path_for
 from minemig.store import Store
 from minemig.topic import BUNDLED_PIPELINES
 
 TODAY = date.today()
-_READERS: dict[Any, Any] = {}
 
 # -- the corpus -------------------------------------------------------------------------
 
@@ -99,16 +98,6 @@ DAY_TWO = (REVISED, RETRACTED, *DAY_TWO_NEW)
 # -- fixtures ---------------------------------------------------------------------------
 
 
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-
-Run = Callable[..., Result]
-
-
 @pytest.fixture(autouse=True)
 def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Nothing outside tmp_path, nothing from the user's environment."""
@@ -117,15 +106,7 @@ def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NCBI_EMAIL", "tests@example.org")
     for name in ("NCBI_API_KEY", "MINEMIG_PIPELINES_DIR", "MINEMIG_SCISPACY_MODEL"):
         monkeypatch.delenv(name, raising=False)
-    real = cli._reader_for
-
-    def shared_reader(topic: Any) -> Any:
-        key = (topic.gazetteer_files, topic.abbreviation_files, topic.model)
-        if key not in _READERS:
-            _READERS[key] = real(topic)
-        return _READERS[key]
-
-    monkeypatch.setattr(cli, "_reader_for", shared_reader)
+    share_readers(monkeypatch)
 
     class Client(fetch.EutilsClient):
         """NCBI's rate limit is for NCBI; the loopback server takes requests at full speed."""
@@ -160,17 +141,8 @@ def pipeline(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def run(capsys: pytest.CaptureFixture[str]) -> Run:
-    def invoke(*args: str | Path) -> Result:
-        capsys.readouterr()
-        try:
-            cli.main([str(a) for a in args])
-        except SystemExit as exc:
-            code = exc.code
-        out, err = capsys.readouterr()
-        assert isinstance(code, int), code
-        return Result(code, out, err)
-
-    return invoke
+    """``minemig ARGS...`` in-process: exit status, stdout, stderr."""
+    return lambda *args: run_cli(capsys, *args)
 
 
 @pytest.fixture

@@ -14,15 +14,15 @@ import json
 import socket
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_runner import Result, Run, run_cli
 
-from minemig import cli
 from minemig.errors import VocabularyError
 from minemig.nlp.vocabulary import vocabulary_mentions
 from minemig.vocab import (
@@ -302,29 +302,10 @@ def vocabularies(tmp_path_factory: pytest.TempPathFactory) -> Vocabularies:
     return loaded
 
 
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-
-Run = Callable[..., Result]
-
-
 @pytest.fixture
 def run(capsys: pytest.CaptureFixture[str]) -> Run:
-    def invoke(*args: str | Path) -> Result:
-        capsys.readouterr()
-        try:
-            cli.main([str(a) for a in args])
-        except SystemExit as exc:
-            code = exc.code
-        out, err = capsys.readouterr()
-        assert isinstance(code, int)
-        return Result(code, out, err)
-
-    return invoke
+    """``minemig ARGS...`` in-process: exit status, stdout, stderr."""
+    return lambda *args: run_cli(capsys, *args)
 
 
 def one_error_line(result: Result) -> str:

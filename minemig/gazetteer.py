@@ -11,6 +11,7 @@ import csv
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from minemig.errors import ConfigError
@@ -69,6 +70,16 @@ class Gazetteer:
 
     def get(self, concept_id: str) -> Concept | None:
         return self.concepts.get(concept_id)
+
+    @cached_property
+    def ambiguous_short_forms(self) -> dict[str, list[str]]:
+        """Curated short forms listed with several senses and no id (WGA), each with the
+        long forms of its senses in lower case."""
+        senses: dict[str, list[str]] = {}
+        for abbreviation in self.abbreviations:
+            if not abbreviation.id:
+                senses.setdefault(abbreviation.short, []).append(abbreviation.long.lower())
+        return senses
 
     def by_category(self, category: str) -> list[Concept]:
         return [c for c in self.concepts.values() if c.category == category]

@@ -13,17 +13,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from spacy.attrs import LOWER, ORTH
 from spacy.tokens import Doc, Span
 
 from minemig.gazetteer import Concept, Gazetteer
 from minemig.lexicon import (
     CELL_SUFFIXES,
     CONSTRUCT_TAGS,
+    EV_REFERRING_WORDS,
     GENE_CONTEXT_FOLLOWERS,
     NOT_GENE_FOLLOWERS,
     NOT_GENE_SYMBOLS,
 )
-from minemig.sizes import find_sizes
+from minemig.sizes import SizeMention, find_sizes
 
 if TYPE_CHECKING:
     from minemig.vocab.store import Vocabularies
@@ -136,28 +138,58 @@ def collect_mentions(
     mentions = _apply_abbreviations(doc, gazetteer, mentions)
     mentions = _apply_curated_senses(doc, gazetteer, mentions)
     mentions = _prefer_defined_symbols(doc, mentions)
+    # Everything beyond the gazetteer is looked for only where a finding can arise.
+    reach = claim_sentences(doc, mentions)
     taken = _Occupancy(mentions)
-    if vocabularies is not None:
+    if vocabularies is not None and reach:
         from minemig.nlp.vocabulary import vocabulary_mentions  # it builds on SpanMention
 
         for found_in_vocabulary in vocabulary_mentions(doc, vocabularies, taken.tokens):
-            taken.add(found_in_vocabulary)
+            if _within(reach, found_in_vocabulary.start):
+                taken.add(found_in_vocabulary)
     for ent in doc.ents:
         kind = MODEL_LABEL_KINDS.get(ent.label_)
-        if kind and not ent.ent_id_ and taken.free(ent.start, ent.end):
+        if not kind or ent.ent_id_ or not _within(reach, ent.start):
+            continue
+        if taken.free(ent.start, ent.end):
             mention = _unlisted(ent, kind, "model")
             if mention:
                 taken.add(mention)
-    for mention in (*_defined_symbols(doc), *_pattern_candidates(doc)):
+    for mention in (*_defined_symbols(doc), *_pattern_candidates(doc, reach)):
         if taken.free(mention.start, mention.end):
             taken.add(mention)
-    for mention in _size_mentions(doc):
+    for mention in _size_mentions(doc, reach):
         if taken.free(mention.start, mention.end):
             taken.add(mention)
     found = sorted(taken.mentions, key=lambda m: (m.start, m.end))
     if vocabularies is not None:
         found = [_approved_symbol(m, vocabularies) for m in found]
     return _drop_non_claims(doc, found)
+
+
+def claim_sentences(doc: Doc, mentions: Iterable[SpanMention]) -> list[tuple[int, int]]:
+    """Token ranges of the sentences a finding can come from: each that names an EV type,
+    and each after the first such that has a word which may stand for one ('these
+    vesicles', 'they'). Elsewhere no rule can tie an entity to an EV."""
+    ev_starts = sorted(m.start for m in mentions if m.kind == "ev_type")
+    if not ev_starts:
+        return []
+    lower = token_lowers(doc)
+    reach = []
+    for sentence in doc.sents:
+        start, end = sentence.start, sentence.end
+        if end <= ev_starts[0]:
+            continue
+        if _within([(start, end)], *ev_starts) or not EV_REFERRING_WORDS.isdisjoint(
+            lower[start:end]
+        ):
+            reach.append((start, end))
+    return reach
+
+
+def _within(ranges: list[tuple[int, int]], *starts: int) -> bool:
+    """Whether any of the token indices ``starts`` lies in one of ``ranges``."""
+    return any(start <= i < end for start, end in ranges for i in starts)
 
 
 def _approved_symbol(mention: SpanMention, vocabularies: Vocabularies) -> SpanMention:
@@ -240,7 +272,7 @@ def _apply_abbreviations(
 
     kept = [m for m in mentions if agrees_with_definition(m)]
     occupied = {i for m in kept for i in range(m.start, m.end)}
-    for i, word in enumerate(_words(doc)):
+    for i, word in enumerate(token_texts(doc)):
         meaning = definitions.get(word)
         if meaning is None or i in occupied or (i in by_start and by_start[i] in kept):
             continue
@@ -259,20 +291,18 @@ def _apply_curated_senses(
     """An ambiguous curated short form (several senses, no id in abbreviations.tsv) keeps its
     gazetteer reading unless the abstract spells out one of its other senses: WGA stays the
     lectin unless 'whole-genome amplification' appears in the text."""
-    senses: dict[str, list[str]] = {}
-    for abbreviation in gazetteer.abbreviations:
-        if not abbreviation.id:
-            senses.setdefault(abbreviation.short, []).append(abbreviation.long.lower())
-    if not senses:
+    senses = gazetteer.ambiguous_short_forms
+    if not senses or not any(m.text in senses for m in mentions):
         return mentions
     text = _text(doc).lower()
     kept = []
     for m in mentions:
-        concept = gazetteer.get(m.entity_id)
-        own = {f.lower() for f in concept.surface_forms} if concept else set()
-        others = [long for long in senses.get(m.text, []) if long not in own]
-        if any(long in text for long in others):
-            continue
+        if m.text in senses:
+            concept = gazetteer.get(m.entity_id)
+            own = {f.lower() for f in concept.surface_forms} if concept else set()
+            others = [long for long in senses[m.text] if long not in own]
+            if any(long in text for long in others):
+                continue
         kept.append(m)
     return kept
 
@@ -401,18 +431,40 @@ def _text(doc: Doc) -> str:
     return text
 
 
-def _words(doc: Doc) -> list[str]:
+def token_texts(doc: Doc) -> list[str]:
     """The tokens' texts as plain strings, made once: Token objects are costly to create."""
-    if "minemig_words" not in doc.user_data:
-        doc.user_data["minemig_words"] = [t.text for t in doc]
-    words: list[str] = doc.user_data["minemig_words"]
+    return _strings(doc, ORTH, "minemig_words")
+
+
+def token_lowers(doc: Doc) -> list[str]:
+    """The tokens' lower-case forms as plain strings, made once per Doc."""
+    return _strings(doc, LOWER, "minemig_lower")
+
+
+def _strings(doc: Doc, attribute: int, key: str) -> list[str]:
+    if key not in doc.user_data:
+        strings = doc.vocab.strings
+        doc.user_data[key] = [strings[h] for h in doc.to_array(attribute).tolist()]
+    words: list[str] = doc.user_data[key]
     return words
 
 
-def _pattern_candidates(doc: Doc) -> Iterable[SpanMention]:
-    """Gene-like symbols, microRNAs and cell-type nouns that no vocabulary named."""
+def _pattern_candidates(doc: Doc, reach: list[tuple[int, int]]) -> Iterable[SpanMention]:
+    """Gene-like symbols, microRNAs and cell-type nouns that no vocabulary named, in the
+    token ranges ``reach``."""
+    for start, end in reach:
+        yield from _patterns_between(doc, start, end)
+
+
+def _char_bounds(doc: Doc, start: int, end: int) -> tuple[int, int]:
+    last = doc[end - 1]
+    return doc[start].idx, last.idx + len(last)
+
+
+def _patterns_between(doc: Doc, start: int, end: int) -> Iterable[SpanMention]:
     text = _text(doc)
-    for match in _MIRNA.finditer(text):
+    begin, stop = _char_bounds(doc, start, end)
+    for match in _MIRNA.finditer(text, begin, stop):
         span = doc.char_span(match.start(), match.end(), alignment_mode="expand")
         if span is not None:
             name = match.group(0)
@@ -428,7 +480,7 @@ def _pattern_candidates(doc: Doc) -> Iterable[SpanMention]:
                 "pattern",
                 unlisted=True,
             )
-    for match in _HYPHENATED_SYMBOL.finditer(text):
+    for match in _HYPHENATED_SYMBOL.finditer(text, begin, stop):
         symbol = match.group(0)
         parts = symbol.split("-")
         if _CELL_LINE_LIKE.match(symbol) or symbol.lower() in NOT_GENE_SYMBOLS:
@@ -452,8 +504,9 @@ def _pattern_candidates(doc: Doc) -> Iterable[SpanMention]:
         if mention:
             yield mention
     # Plain strings, not Token objects: this loop sees every token of every abstract.
-    words = _words(doc)
-    for i, word in enumerate(words):
+    words = token_texts(doc)
+    for i in range(start, end):
+        word = words[i]
         lower = word.lower()
         following = words[i + 1].lower() if i + 1 < len(words) else ""
         if _looks_like_gene(word):
@@ -482,22 +535,29 @@ def _cell_mention(doc: Doc, index: int) -> Iterable[SpanMention]:
         yield mention
 
 
-def _size_mentions(doc: Doc) -> Iterable[SpanMention]:
-    for size in find_sizes(_text(doc)):
-        span = doc.char_span(size.start, size.end, alignment_mode="expand")
-        if span is None:
-            continue
-        yield SpanMention(
-            span.start,
-            span.end,
-            span.start_char,
-            span.end_char,
-            "size",
-            size.entity_id,
-            size.text,
-            size.text,
-            "pattern",
-            unlisted=False,
-            size_min_nm=size.min_nm,
-            size_max_nm=size.max_nm,
-        )
+def _size_mentions(doc: Doc, reach: list[tuple[int, int]]) -> Iterable[SpanMention]:
+    text = _text(doc)
+    for start, end in reach:
+        begin, stop = _char_bounds(doc, start, end)
+        for size in find_sizes(text[begin:stop]):
+            yield from _size_mention(doc, size, begin)
+
+
+def _size_mention(doc: Doc, size: SizeMention, offset: int) -> Iterable[SpanMention]:
+    span = doc.char_span(offset + size.start, offset + size.end, alignment_mode="expand")
+    if span is None:
+        return
+    yield SpanMention(
+        span.start,
+        span.end,
+        span.start_char,
+        span.end_char,
+        "size",
+        size.entity_id,
+        size.text,
+        size.text,
+        "pattern",
+        unlisted=False,
+        size_min_nm=size.min_nm,
+        size_max_nm=size.max_nm,
+    )

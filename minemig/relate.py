@@ -28,6 +28,7 @@ from minemig.lexicon import (
     CONTRAST_OPENERS,
     DISEASE_CUES,
     EFFECT_CUES,
+    EV_REFERRING_WORDS,
     EV_STAND_INS,
     FORMATION_NOUNS,
     FORMATION_VERBS_OF_EV,
@@ -47,7 +48,7 @@ from minemig.lexicon import (
     SUBJECT_CARRYING_STARTS,
     TRANSPARENT_HEADS,
 )
-from minemig.mentions import SpanMention
+from minemig.mentions import SpanMention, token_lowers, token_texts
 from minemig.models import Finding
 
 RULES_VERSION = "minemig.clause_rules.v1"
@@ -140,6 +141,14 @@ def _first_stem(text: str, stems: tuple[str, ...]) -> str:
     return ""
 
 
+# Contrast openers by their last word, which stands right before the EV or its modifiers.
+CONTRAST_OPENERS_BY_LAST_WORD: dict[str, tuple[tuple[str, ...], ...]] = {}
+for _opener in CONTRAST_OPENERS:
+    CONTRAST_OPENERS_BY_LAST_WORD[_opener[-1]] = (
+        *CONTRAST_OPENERS_BY_LAST_WORD.get(_opener[-1], ()),
+        _opener,
+    )
+
 # Anaphora phrases by their first word, each list in the order ANAPHORA gives them.
 ANAPHORA_BY_FIRST_WORD: dict[str, tuple[tuple[str, ...], ...]] = {}
 for _phrase in ANAPHORA:
@@ -162,8 +171,18 @@ def findings_from_doc(doc: Doc, mentions: Sequence[SpanMention], pmid: str = "")
     findings: list[Finding] = []
     previous_evs: list[SpanMention] = []  # EV mentions of the sentences read so far
     previous_subject = ""  # the EV a previous sentence opened with, for 'they'
+    lower = token_lowers(doc)
     for sentence_index, sentence in enumerate(doc.sents):
         in_sentence = [m for m in mentions if sentence.start <= m.start < sentence.end]
+        names_ev = any(m.kind == "ev_type" for m in in_sentence)
+        if not names_ev and (
+            not previous_evs or EV_REFERRING_WORDS.isdisjoint(lower[sentence.start : sentence.end])
+        ):
+            # Nothing here names an EV or can stand for one: no finding, and no subject
+            # for a pronoun in the next sentence if something else opens this one.
+            if in_sentence:
+                previous_subject = ""
+            continue
         in_sentence = _resolve_anaphora(doc, sentence, in_sentence, previous_evs, previous_subject)
         seen: set[tuple[str, str, str, bool, bool]] = set()
         for finding in _sentence_findings(doc, sentence, sentence_index, in_sentence, pmid):
@@ -253,7 +272,7 @@ def _resolve_anaphora(
             add(k, k + 1, target)
     # Lower-cased words once per sentence: building spans per token and phrase was the
     # single largest cost of reading.
-    words = [t.lower_ for t in sentence]
+    words = token_lowers(doc)[sentence.start : sentence.end]
     offset = sentence.start
     i = sentence.start
     while i < sentence.end:
@@ -284,13 +303,15 @@ def _resolve_anaphora(
 
 def _split_clauses(doc: Doc, sentence: Span, mentions: list[SpanMention]) -> list[_Clause]:
     breaks = [sentence.start]
-    tokens = list(sentence)
-    for k, token in enumerate(tokens):
-        nxt = tokens[k + 1].lower_ if k + 1 < len(tokens) else ""
-        after = tokens[k + 2].lower_ if k + 2 < len(tokens) else ""
-        if token.text in {";", ":"}:
-            breaks.append(token.i + 1)
-        elif token.text == "," and nxt in CLAUSE_CONNECTIVES:
+    texts, lowers = token_texts(doc), token_lowers(doc)
+    first, end = sentence.start, sentence.end
+    for i in range(first, end):
+        text, lower = texts[i], lowers[i]
+        nxt = lowers[i + 1] if i + 1 < end else ""
+        after = lowers[i + 2] if i + 2 < end else ""
+        if text in {";", ":"}:
+            breaks.append(i + 1)
+        elif text == "," and nxt in CLAUSE_CONNECTIVES:
             if nxt == "but" and after == "not":
                 continue
             if nxt == "and" and after not in {
@@ -307,20 +328,20 @@ def _split_clauses(doc: Doc, sentence: Span, mentions: list[SpanMention]) -> lis
                 continue
             if nxt == "as" and after not in {"a", "an", "the", "well"}:
                 continue
-            breaks.append(token.i + 1)
-        elif (token.lower_ in ALWAYS_CLAUSE_BREAK and k > 0) or (
-            token.lower_ == "but" and nxt != "not" and k > 0 and tokens[k - 1].text != ","
+            breaks.append(i + 1)
+        elif (lower in ALWAYS_CLAUSE_BREAK and i > first) or (
+            lower == "but" and nxt != "not" and i > first and texts[i - 1] != ","
         ):
-            breaks.append(token.i)
-        elif token.lower_ in {"and", "but"} and nxt in MODALS and k > 0:
-            breaks.append(token.i)  # '... and could be exploited': a new, hedged predicate
+            breaks.append(i)
+        elif lower in {"and", "but"} and nxt in MODALS and i > first:
+            breaks.append(i)  # '... and could be exploited': a new, hedged predicate
     breaks = [*sorted(set(breaks)), sentence.end]
     clauses: list[_Clause] = []
     for start, end in itertools.pairwise(breaks):
         if start >= end:
             continue
         members = [m for m in mentions if start <= m.start < end]
-        opener = doc[start].lower_
+        opener = lowers[start]
         clauses.append(
             _Clause(
                 start,
@@ -338,20 +359,20 @@ def _split_clauses(doc: Doc, sentence: Span, mentions: list[SpanMention]) -> lis
 def _contrast_evs(doc: Doc, clause_start: int, mentions: list[SpanMention]) -> set[int]:
     found = set()
     occupied = {i for m in mentions for i in range(m.start, m.end)}
+    texts, lowers = token_texts(doc), token_lowers(doc)
     for m in mentions:
         if m.kind != "ev_type":
             continue
-        for opener in CONTRAST_OPENERS:
-            # the opener may stand up to two modifiers before the EV ("unlike other EVs")
-            for gap in range(0, 3):
-                end = m.start - gap
+        # the opener may stand up to two modifiers before the EV ("unlike other EVs")
+        for gap in range(0, 3):
+            end = m.start - gap
+            if end <= clause_start:
+                break
+            if gap and (end in occupied or not texts[end].isalpha()):
+                break  # a modifier must be a free word
+            for opener in CONTRAST_OPENERS_BY_LAST_WORD.get(lowers[end - 1], ()):
                 begin = end - len(opener)
-                if begin < clause_start:
-                    continue
-                modifiers = doc[end : m.start]
-                if any(t.i in occupied or not t.is_alpha for t in modifiers):
-                    continue
-                if tuple(t.lower_ for t in doc[begin:end]) == opener:
+                if begin >= clause_start and tuple(lowers[begin:end]) == opener:
                     found.add(m.start)
     return found
 
@@ -360,29 +381,29 @@ def _individually_negated(doc: Doc, clause_start: int, mentions: list[SpanMentio
     """Mentions negated on their own: 'but not exosomes', 'neither X nor Y', 'no CD63'."""
     found = set()
     occupied = {i for m in mentions for i in range(m.start, m.end)}
+    texts, lowers = token_texts(doc), token_lowers(doc)
+    last = len(texts) - 1
     for m in mentions:
         k = m.start - 1
         skipped = 0
-        while (
-            k >= clause_start
-            and skipped < 6
-            and k not in occupied
-            and (
-                doc[k].lower_ in DETERMINERS
+        while k >= clause_start and skipped < 6 and k not in occupied:
+            lower, alpha = lowers[k], texts[k].isalpha()
+            if not (
+                lower in DETERMINERS
                 or (
-                    doc[k].is_alpha
-                    and doc[k].lower_ not in NEGATION_WORDS
-                    and doc[k].lower_ not in GLUE_WORDS
-                    and not _stem_in(doc[k].lower_, ALL_CUES)
+                    alpha
+                    and lower not in NEGATION_WORDS
+                    and lower not in GLUE_WORDS
+                    and not _stem_in(lower, ALL_CUES)
                 )
-                or doc[k].text == "-"
-                or (doc[k].is_alpha and k + 1 < len(doc) and doc[k + 1].text == "-")
-                or (doc[k].is_alpha and k > 0 and doc[k - 1].text == "-")
-            )
-        ):
+                or texts[k] == "-"
+                or (alpha and k < last and texts[k + 1] == "-")
+                or (alpha and k > 0 and texts[k - 1] == "-")
+            ):
+                break
             k -= 1
             skipped += 1
-        if k >= clause_start and doc[k].lower_ in {"not", "nor", "neither", "no"}:
+        if k >= clause_start and lowers[k] in {"not", "nor", "neither", "no"}:
             found.add(m.start)
     return found
 

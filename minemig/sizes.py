@@ -37,6 +37,8 @@ _SIZE_RE = re.compile(
     re.IGNORECASE,
 )
 
+_ANY_UNIT = re.compile(_UNIT + r"(?![A-Za-z])", re.IGNORECASE)
+
 
 @dataclass(frozen=True)
 class SizeMention:
@@ -63,7 +65,9 @@ def find_sizes(text: str) -> list[SizeMention]:
     "up to"/"less than" give a range from 0; "more than" an open range written as
     equal bounds (the stated minimum); "±" a symmetric range.
     """
-    found = []
+    found: list[SizeMention] = []
+    if not _ANY_UNIT.search(text):
+        return found  # the full pattern is slow to try at every position; most texts have no unit
     for match in _SIZE_RE.finditer(text):
         unit = match.group("unit").lower().replace("μ", "µ")
         scale = _UNIT_NM.get(unit)

@@ -990,10 +990,10 @@ ANAPHORA = (
     ("them",),
     ("their",),
 )
-# Words at which a sentence may speak of an EV without naming it: the first words of the
-# phrases above, and the nouns that stand for one after a marker ('TSPAN4-positive
+# Words without which a sentence cannot speak of an EV it does not name: the last word of
+# each phrase above, and the nouns that stand for one after a marker ('TSPAN4-positive
 # vesicles'). A sentence with neither these nor an EV name can hold no finding.
-EV_REFERRING_WORDS = frozenset(phrase[0] for phrase in ANAPHORA) | EV_STAND_INS
+EV_REFERRING_WORDS = frozenset(phrase[-1] for phrase in ANAPHORA) | EV_STAND_INS
 
 # -- tokens that look like gene symbols but are not -------------------------------------
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from spacy.tokens import Doc, Span, Token
 
@@ -164,6 +164,12 @@ class _Clause:
     contrast_evs: set[int]  # token starts of EV mentions inside a contrast phrase
     negated_mentions: set[int]  # token starts of mentions negated one by one ("but not X")
     previous: _Clause | None = None
+    speculative: bool | None = None  # decided once, when a finding first needs it
+
+    @cached_property
+    def mention_at(self) -> dict[int, SpanMention]:
+        """The clause's mentions by each token index they cover."""
+        return {i: m for m in self.mentions for i in range(m.start, m.end)}
 
 
 def findings_from_doc(doc: Doc, mentions: Sequence[SpanMention], pmid: str = "") -> list[Finding]:
@@ -443,7 +449,9 @@ def _sentence_findings(
             if decided is None:
                 continue
             category, predicate = decided
-            speculative = _speculative(doc, clause, sentence)
+            if clause.speculative is None:
+                clause.speculative = _speculative(doc, clause, sentence)
+            speculative = clause.speculative
             for link in links:
                 negated = _negated(doc, clause, entity, link, category)
                 m = entity.mention
@@ -865,7 +873,7 @@ def _link(doc: Doc, clause: _Clause, entity: _Participant, ev: _Participant) -> 
         return _size_link(doc, clause, entity, ev, path)
     if _modifies_another_noun(doc, clause, entity, ev) or _is_substrate(doc, clause, entity):
         return None
-    mention_at = {i: m for m in clause.mentions for i in range(m.start, m.end)}
+    mention_at = clause.mention_at
     content = [
         t
         for t in path
@@ -1300,29 +1308,27 @@ def _speculative(doc: Doc, clause: _Clause, sentence: Span) -> bool:
     ):
         return True
     # A hedge that governs the whole sentence ('These data suggest that ..., and ...').
-    head = [t.lower_ for t in doc[sentence.start : clause.start]]
+    head = token_lowers(doc)[sentence.start : clause.start]
     return any(_stem_in(w, ("suggest", "hypothes", "propos", "speculat")) for w in head) and (
         "that" in head or "whether" in head
     )
 
 
 def _hedged(doc: Doc, clause: _Clause) -> bool:
-    for token in doc[clause.start : clause.end]:
-        word = token.lower_
+    lowers = token_lowers(doc)
+    for i in range(clause.start, clause.end):
+        word = lowers[i]
         if word in HEDGE_EXCLUDED_FORMS:
             continue
         stem = _stem_in(word, HEDGE_STEMS)
         if not stem:
             continue
-        if (
-            stem == "potential"
-            and token.i > 0
-            and doc[token.i - 1].lower_ in {"membrane", "action", "zeta", "redox"}
-        ):
+        before = lowers[i - 1] if i > 0 else ""
+        if stem == "potential" and before in {"membrane", "action", "zeta", "redox"}:
             continue
-        if stem == "if" and token.i > 0 and doc[token.i - 1].lower_ in {"even", "as"}:
+        if stem == "if" and before in {"even", "as"}:
             continue
-        if word in {"could", "can"} and _reports_ability(doc, token):
+        if word in {"could", "can"} and _reports_ability(doc, doc[i]):
             continue
         return True
     return False

@@ -10,7 +10,6 @@ import csv
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict
 from typing import Any, TextIO
 
 from minemig.models import Finding
@@ -60,8 +59,8 @@ def escape_markdown(text: str) -> str:
 
 
 def finding_record(finding: Finding) -> dict[str, Any]:
-    data = asdict(finding)
-    return {name: data[name] for name in FINDING_FIELDS}
+    # Every field is a plain value: no need for asdict's recursive copy.
+    return {name: getattr(finding, name) for name in FINDING_FIELDS}
 
 
 def write_jsonl(rows: Iterable[Mapping[str, Any]], out: TextIO) -> int:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from spacy.attrs import LOWER, ORTH
+from spacy.attrs import IS_PUNCT, LIKE_NUM, LOWER, ORTH
 from spacy.tokens import Doc, Span
 
 from minemig.gazetteer import Concept, Gazetteer
@@ -423,11 +423,17 @@ def _defined_symbols(doc: Doc) -> Iterable[SpanMention]:
         )
 
 
+# Where a Doc's text is kept (minemig's tokenizer puts it there): spaCy rebuilds
+# ``doc.text`` from the tokens on every access, which costs more than reading a sentence.
+TEXT_KEY = "minemig_text"
+
+
 def _text(doc: Doc) -> str:
-    """The Doc's text, joined once: spaCy joins the tokens anew on every access."""
-    if "minemig_text" not in doc.user_data:
-        doc.user_data["minemig_text"] = doc.text
-    text: str = doc.user_data["minemig_text"]
+    """The Doc's text: kept by minemig's tokenizer, else joined once (spaCy joins the
+    tokens anew on every access)."""
+    if TEXT_KEY not in doc.user_data:
+        doc.user_data[TEXT_KEY] = doc.text
+    text: str = doc.user_data[TEXT_KEY]
     return text
 
 
@@ -439,6 +445,15 @@ def token_texts(doc: Doc) -> list[str]:
 def token_lowers(doc: Doc) -> list[str]:
     """The tokens' lower-case forms as plain strings, made once per Doc."""
     return _strings(doc, LOWER, "minemig_lower")
+
+
+def token_flags(doc: Doc) -> tuple[list[bool], list[bool]]:
+    """Each token's ``is_punct`` and ``like_num``, as plain lists made once per Doc."""
+    if "minemig_flags" not in doc.user_data:
+        rows = doc.to_array([IS_PUNCT, LIKE_NUM]).tolist()
+        doc.user_data["minemig_flags"] = ([bool(p) for p, _ in rows], [bool(n) for _, n in rows])
+    flags: tuple[list[bool], list[bool]] = doc.user_data["minemig_flags"]
+    return flags
 
 
 def _strings(doc: Doc, attribute: int, key: str) -> list[str]:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
-from spacy.tokens import Doc, Span, Token
+from spacy.tokens import Doc, Span
 
 from minemig.lexicon import (
     ADJACENT_ONLY_CUES,
@@ -48,7 +48,7 @@ from minemig.lexicon import (
     SUBJECT_CARRYING_STARTS,
     TRANSPARENT_HEADS,
 )
-from minemig.mentions import SpanMention, token_lowers, token_texts
+from minemig.mentions import SpanMention, token_flags, token_lowers, token_texts
 from minemig.models import Finding
 
 RULES_VERSION = "minemig.clause_rules.v1"
@@ -216,10 +216,11 @@ PREPOSITIONS_BEFORE_OBJECT = frozenset(
 
 
 def _after_preposition(doc: Doc, mention: SpanMention) -> bool:
+    lowers = token_lowers(doc)
     k = mention.start - 1
-    while k >= 0 and doc[k].lower_ in {"the", "a", "an", "their", "its", "thin", "long"}:
+    while k >= 0 and lowers[k] in {"the", "a", "an", "their", "its", "thin", "long"}:
         k -= 1
-    return k >= 0 and doc[k].lower_ in PREPOSITIONS_BEFORE_OBJECT
+    return k >= 0 and lowers[k] in PREPOSITIONS_BEFORE_OBJECT
 
 
 def _antecedent(earlier_in_sentence: list[SpanMention], previous_evs: list[SpanMention]) -> str:
@@ -263,22 +264,23 @@ def _resolve_anaphora(
         )
         occupied.update(range(start, end))
 
+    lowers = token_lowers(doc)
     for m in mentions:
         if m.kind == "ev_type":
             continue
         k = m.end
         linked = 0
-        while k < sentence.end and doc[k].lower_ in COMPOUND_LINKS and linked < 3:
+        while k < sentence.end and lowers[k] in COMPOUND_LINKS and linked < 3:
             k += 1
             linked += 1
-        if not linked or k >= sentence.end or doc[k].lower_ not in EV_STAND_INS or k in occupied:
+        if not linked or k >= sentence.end or lowers[k] not in EV_STAND_INS or k in occupied:
             continue
         target = _antecedent([e for e in sentence_evs if e.end <= m.start], previous_evs)
         if target:
             add(k, k + 1, target)
     # Lower-cased words once per sentence: building spans per token and phrase was the
     # single largest cost of reading.
-    words = token_lowers(doc)[sentence.start : sentence.end]
+    words = lowers[sentence.start : sentence.end]
     offset = sentence.start
     i = sentence.start
     while i < sentence.end:
@@ -294,7 +296,7 @@ def _resolve_anaphora(
                 # prepositional phrase: 'connected to retraction fibres'), or to the EV the
                 # previous sentence opened with.
                 heads = [e for e in before if not _after_preposition(doc, e)]
-                if heads and i - heads[-1].end <= 6 and doc[i].lower_ == "their":
+                if heads and i - heads[-1].end <= 6 and lowers[i] == "their":
                     break  # 'migrasomes ... their growth': the named EV already says it
                 target = heads[-1].entity_id if heads else previous_subject
             else:
@@ -514,7 +516,7 @@ def _carry_subject(
 ) -> tuple[list[_Participant], list[_Participant]]:
     """Give a clause whose subject is elided ('…, which carry X', 'but was excluded from
     migrasomes') the subject of the clause before it."""
-    first_words = [t.lower_ for t in doc[clause.start : min(clause.start + 2, clause.end)]]
+    first_words = token_lowers(doc)[clause.start : min(clause.start + 2, clause.end)]
     opener = first_words[0] if first_words else ""
     elided = (
         opener in SUBJECT_CARRYING_STARTS
@@ -542,45 +544,50 @@ def _carry_subject(
     return evs, entities
 
 
-def _path(doc: Doc, a: _Participant, b: _Participant) -> list[Token]:
-    """Tokens strictly between two participants, without parenthetical asides."""
+def _path(doc: Doc, a: _Participant, b: _Participant) -> list[int]:
+    """Indices of the tokens strictly between two participants, without parenthetical
+    asides."""
     first, second = (a, b) if a.start <= b.start else (b, a)
+    texts = token_texts(doc)
     tokens = []
     depth = 0
-    for token in doc[first.end : second.start]:
-        if token.text in {"(", "["}:
+    for i in range(first.end, second.start):
+        if texts[i] in {"(", "["}:
             depth += 1
-        elif token.text in {")", "]"}:
+        elif texts[i] in {")", "]"}:
             depth = max(0, depth - 1)
         elif depth == 0:
-            tokens.append(token)
+            tokens.append(i)
     return tokens
 
 
 def _is_compound(doc: Doc, entity: _Participant, ev: _Participant) -> bool:
     """'TSPAN4-positive migrasomes', 'neutrophil-derived migrasomes', 'migrasome-mediated X'."""
     if entity.end <= ev.start:
-        between = doc[entity.end : ev.start]
+        between = range(entity.end, ev.start)
     elif ev.end <= entity.start:
-        between = doc[ev.end : entity.start]
+        between = range(ev.end, entity.start)
     else:
         return False
     if entity.start == entity.end or ev.start == ev.end:
         return False  # carried subjects are never compounds
-    if ev.mention.source == "anaphora" and doc[ev.start].lower_ in {"they", "them", "their"}:
+    lowers = token_lowers(doc)
+    if ev.mention.source == "anaphora" and lowers[ev.start] in {"they", "them", "their"}:
         return False
     if (
         entity.end <= ev.start
         and len(between) > 1
-        and between[0].text == "-"
-        and between[1].lower_ in {"and", "or", ","}
+        and lowers[between[0]] == "-"
+        and lowers[between[1]] in {"and", "or", ","}
     ):
         # 'TSPAN4- and ITGA5-positive migrasomes': the first gene shares the second's suffix
         k = 2
-        while k < len(between) and (between[k].ent_id_ or between[k].lower_ in {"and", "or", ","}):
+        while k < len(between) and (
+            doc[between[k]].ent_id_ or lowers[between[k]] in {"and", "or", ","}
+        ):
             k += 1
         between = between[k:]
-    return len(between) <= 3 and all(t.lower_ in COMPOUND_LINKS for t in between)
+    return len(between) <= 3 and all(lowers[i] in COMPOUND_LINKS for i in between)
 
 
 CUE_CLASSES_BY_KIND: dict[str, tuple[str, ...]] = {
@@ -651,42 +658,38 @@ def _modifies_another_noun(
     'CD8+ T cells', 'tumour-associated macrophages', 'monocyte influx', 'HCC (HCC) cells'."""
     if entity.start == entity.end:
         return False
+    texts, lowers = token_texts(doc), token_lowers(doc)
     k = entity.end
-    if (
-        entity.start > 0
-        and doc[entity.start - 1].text == "("
-        and k < clause.end
-        and (doc[k].text == ")")
-    ):
+    if entity.start > 0 and texts[entity.start - 1] == "(" and k < clause.end and texts[k] == ")":
         k += 1  # '(HCC) cells': look past the brackets
-    if k < clause.end and doc[k].text in {"(", "["}:
+    if k < clause.end and texts[k] in {"(", "["}:
         depth = 0
         while k < clause.end:
-            depth += doc[k].text in {"(", "["}
-            depth -= doc[k].text in {")", "]"}
+            depth += texts[k] in {"(", "["}
+            depth -= texts[k] in {")", "]"}
             k += 1
             if depth == 0:
                 break
     linked = 0
-    while k < clause.end and doc[k].lower_ in COMPOUND_LINKS and linked < 3:
+    while k < clause.end and lowers[k] in COMPOUND_LINKS and linked < 3:
         k += 1
         linked += 1
     if k >= clause.end or k == ev.start:
         return False
-    if any(t.lower_ in PERTURBED_LINKS for t in doc[entity.end : k + 1]):
+    if any(w in PERTURBED_LINKS for w in lowers[entity.end : k + 1]):
         return False  # 'Cd151-deficient macrophages produced fewer migrasomes' is about CD151
-    head = doc[k]
-    if not head.is_alpha or head.lower_ in GLUE_WORDS or head.lower_ in TRANSPARENT_HEADS:
-        return linked > 0 and head.is_alpha and head.lower_ not in GLUE_WORDS
+    head, head_is_alpha = lowers[k], texts[k].isalpha()
+    if not head_is_alpha or head in GLUE_WORDS or head in TRANSPARENT_HEADS:
+        return linked > 0 and head_is_alpha and head not in GLUE_WORDS
     following = [m for m in clause.mentions if m.start == k]
     if following and following[0].kind == "method" and entity.mention.kind in MOLECULAR_KINDS:
         return False  # 'TSPAN4 immunofluorescence', 'CD63 western blotting': the thing detected
     if following:
         return True  # 'OT-I CD8+ T cells', 'TSPAN4-GFP L929 cells': it qualifies the next one
-    if linked == 0 and _looks_like_a_verb(head.lower_):
+    if linked == 0 and _looks_like_a_verb(head):
         return False  # 'Tspan9 produced fewer MLVs': a predicate follows, not a head noun
     classes = (*CUE_CLASSES_BY_KIND.get(entity.mention.kind, ()), "effect")
-    return not _cue_class(head.lower_, classes) or linked > 0
+    return not _cue_class(head, classes) or linked > 0
 
 
 NOT_VERBS_IN_ED = frozenset({"bed", "seed", "speed", "red", "need", "feed", "breed", "shed"})
@@ -704,12 +707,13 @@ def _is_substrate(doc: Doc, clause: _Clause, entity: _Participant) -> bool:
     """'crawling on fibronectin', 'fibronectin-coated': a surface, not a claimed entity."""
     if entity.start == entity.end:
         return False
+    lowers = token_lowers(doc)
     k = entity.start - 1
-    while k >= clause.start and doc[k].lower_ in {"a", "an", "the"}:
+    while k >= clause.start and lowers[k] in {"a", "an", "the"}:
         k -= 1
-    if k >= clause.start and doc[k].lower_ in {"on", "onto"}:
-        return not (k > clause.start and _stem_in(doc[k - 1].lower_, SUBSTRATE_VERBS))
-    after = [t.lower_ for t in doc[entity.end : min(entity.end + 2, clause.end)]]
+    if k >= clause.start and lowers[k] in {"on", "onto"}:
+        return not (k > clause.start and _stem_in(lowers[k - 1], SUBSTRATE_VERBS))
+    after = lowers[entity.end : min(entity.end + 2, clause.end)]
     return any(w in {"coated", "coating", "substrate", "substrates", "matrix"} for w in after)
 
 
@@ -720,21 +724,22 @@ def _named_as_cargo(
     entity with no other, uncoordinated molecule in between."""
     if entity.start == entity.end:
         return False
+    lowers = token_lowers(doc)
     window = [
-        *doc[max(clause.start, entity.start - 3) : entity.start],
-        *doc[entity.end : min(clause.end, entity.end + 10)],
+        *range(max(clause.start, entity.start - 3), entity.start),
+        *range(entity.end, min(clause.end, entity.end + 10)),
     ]
-    for token in window:
-        other = mention_at.get(token.i)
+    for i in window:
+        other = mention_at.get(i)
         if (
             other is not None
             and other is not entity.mention
             and other.kind in MOLECULAR_KINDS
-            and token.i > entity.start
+            and i > entity.start
             and not _coordinated(doc, clause, entity.mention, other)
         ):
             return False
-        if token.lower_ in CARGO_NOUNS and token.i not in mention_at:
+        if lowers[i] in CARGO_NOUNS and i not in mention_at:
             return True
     return False
 
@@ -747,7 +752,7 @@ def _compound_modifiers_of(doc: Doc, clause: _Clause, ev: _Participant) -> set[i
         if (
             m.end <= ev.start
             and ev.start - m.end <= 3
-            and all(t.lower_ in COMPOUND_LINKS for t in doc[m.end : ev.start])
+            and all(w in COMPOUND_LINKS for w in token_lowers(doc)[m.end : ev.start])
         ):
             found.add(m.start)
     return found
@@ -785,32 +790,30 @@ def _coordinated(doc: Doc, clause: _Clause, a: SpanMention, b: SpanMention) -> b
         if m.kind == a.kind or m.kind in MOLECULAR_KINDS
         for i in range(m.start, m.end)
     }
-    between = [t for t in doc[first.end : second.start] if t.i not in listed]
+    lowers = token_lowers(doc)
+    between = [lowers[i] for i in range(first.end, second.start) if i not in listed]
     return len(between) <= 6 and all(
-        t.lower_ in COORDINATION_WORDS or t.lower_ in CONSTRUCT_TAGS for t in between
+        w in COORDINATION_WORDS or w in CONSTRUCT_TAGS for w in between
     )
 
 
-def _cue_allowed(doc: Doc, token: Token, entity: _Participant, ev: _Participant) -> bool:
+def _cue_allowed(word: str, i: int, entity: _Participant, ev: _Participant) -> bool:
     """Prepositions link only the mention right next to them ('in podocytes',
-    'enriched on migrasomes'), never a word three phrases away."""
-    if token.lower_ in CONSTRUCT_TAGS:
-        return entity.end <= token.i <= entity.end + 1  # 'TSPAN4-GFP' labels only TSPAN4
-    if token.lower_ in FORMATION_NOUNS and (
-        token.i == ev.end or ev.start - 2 <= token.i < ev.start
-    ):
+    'enriched on migrasomes'), never a word three phrases away. ``word`` is the cue,
+    lower case, at token index ``i``."""
+    if word in CONSTRUCT_TAGS:
+        return entity.end <= i <= entity.end + 1  # 'TSPAN4-GFP' labels only TSPAN4
+    if word in FORMATION_NOUNS and (i == ev.end or ev.start - 2 <= i < ev.start):
         return False  # 'migrasome release' names the formation, not a cargo's release
-    if token.lower_ not in ADJACENT_ONLY_CUES:
+    if word not in ADJACENT_ONLY_CUES:
         return True
-    near_entity = (
-        entity.start - 3 <= token.i < entity.start or entity.end <= token.i < entity.end + 1
-    )
-    near_ev = ev.start - 3 <= token.i < ev.start or ev.end <= token.i < ev.end + 1
-    if token.lower_ == "on":
-        return ev.start - 3 <= token.i < ev.start  # 'X on migrasomes', not 'RFs on the substrate'
+    near_entity = entity.start - 3 <= i < entity.start or entity.end <= i < entity.end + 1
+    near_ev = ev.start - 3 <= i < ev.start or ev.end <= i < ev.end + 1
+    if word == "on":
+        return ev.start - 3 <= i < ev.start  # 'X on migrasomes', not 'RFs on the substrate'
 
-    if entity.mention.kind == "cell_type" and token.lower_ in {"in", "by", "from", "of"}:
-        return entity.start - 3 <= token.i < entity.start  # 'released by neutrophils'
+    if entity.mention.kind == "cell_type" and word in {"in", "by", "from", "of"}:
+        return entity.start - 3 <= i < entity.start  # 'released by neutrophils'
     return near_entity or near_ev
 
 
@@ -874,14 +877,16 @@ def _link(doc: Doc, clause: _Clause, entity: _Participant, ev: _Participant) -> 
     if _modifies_another_noun(doc, clause, entity, ev) or _is_substrate(doc, clause, entity):
         return None
     mention_at = clause.mention_at
+    texts, lowers = token_texts(doc), token_lowers(doc)
+    is_punct, like_num = token_flags(doc)
     content = [
-        t
-        for t in path
-        if t.i not in mention_at
-        and t.lower_ not in GLUE_WORDS
-        and not t.is_punct
-        and not t.like_num
-        and not _stem_in(t.lower_, ALL_CUES)
+        i
+        for i in path
+        if i not in mention_at
+        and lowers[i] not in GLUE_WORDS
+        and not is_punct[i]
+        and not like_num[i]
+        and not _stem_in(lowers[i], ALL_CUES)
     ]
     if len(content) > MAX_CONTENT_WORDS:
         return None
@@ -894,15 +899,15 @@ def _link(doc: Doc, clause: _Clause, entity: _Participant, ev: _Participant) -> 
     # After the EV only nouns count: 'migrasome markers'; a verb there has the EV as subject.
     after = (
         [
-            t
-            for t in doc[later_end : min(clause.end, later_end + 2)]
-            if t.lower_ in NOUN_CUES_AFTER_EV
+            i
+            for i in range(later_end, min(clause.end, later_end + 2))
+            if lowers[i] in NOUN_CUES_AFTER_EV
         ]
         if entity_first
         else []
     )
     earlier = min(entity.start, ev.start)
-    before = list(reversed(doc[max(clause.start, earlier - 3) : earlier]))
+    before = list(reversed(range(max(clause.start, earlier - 3), earlier)))
     cue, cue_class = "", ""
     cue_outside_path = False
     ev_modifiers = _compound_modifiers_of(doc, clause, ev)
@@ -912,14 +917,15 @@ def _link(doc: Doc, clause: _Clause, entity: _Participant, ev: _Participant) -> 
         []
         if entity_first
         else [
-            t
-            for t in doc[entity.end : min(entity.end + 2, clause.end)]
-            if t.lower_ in {"+", "positive"}
+            i
+            for i in range(entity.end, min(entity.end + 2, clause.end))
+            if lowers[i] in {"+", "positive"}
         ]
     )
-    for position, token in enumerate([*ordered, *after, *before, *attached]):
+    for position, i in enumerate([*ordered, *after, *before, *attached]):
         in_path = position < len(ordered)
-        other = mention_at.get(token.i)
+        word = lowers[i]
+        other = mention_at.get(i)
         if other is not None:
             if (
                 entity_first
@@ -932,16 +938,16 @@ def _link(doc: Doc, clause: _Clause, entity: _Participant, ev: _Participant) -> 
             ):
                 past_other = True
             continue
-        found = _cue_class(token.lower_, classes)
+        found = _cue_class(word, classes)
         if (
-            token.lower_ == "for"
+            word == "for"
             and kind in MOLECULAR_KINDS
-            and token.i == entity.start - 1
-            and (detector := mention_at.get(token.i - 1)) is not None
+            and i == entity.start - 1
+            and (detector := mention_at.get(i - 1)) is not None
             and detector.kind == "method"
         ):
             found = "marker"  # 'western blotting for TSPAN4', 'immunofluorescence for CPQ'
-        if not found or not _cue_allowed(doc, token, entity, ev):
+        if not found or not _cue_allowed(word, i, entity, ev):
             continue
         if past_other and found in {"cargo", "marker"}:
             break  # 'filipin staining showed that cholesterol was concentrated in migrasomes'
@@ -955,18 +961,18 @@ def _link(doc: Doc, clause: _Clause, entity: _Participant, ev: _Participant) -> 
                 and m is not entity.mention
                 and m.start not in ev_modifiers
                 and not _coordinated(doc, clause, entity.mention, m)
-                for t in ordered[position + 1 :]
-                if (m := mention_at.get(t.i)) is not None
+                for j in ordered[position + 1 :]
+                if (m := mention_at.get(j)) is not None
             )
         ):
             continue  # 'KIF5B transported mitochondria into migrasomes': KIF5B is no cargo
-        cue, cue_class = token.lower_, found
+        cue, cue_class = word, found
         cue_outside_path = not in_path
         break
     if kind in MOLECULAR_KINDS and _named_as_cargo(doc, clause, entity, mention_at):
         cue, cue_class = "cargo", "cargo"  # 'among their most abundant cargo'
     if kind == "disease":
-        words = [t.lower_ for t in [*path, *before]]
+        words = [lowers[i] for i in [*path, *before]]
         if not any(_stem_in(w, DISEASE_CUES) for w in words):
             return None
         cue_class = "disease"
@@ -976,15 +982,11 @@ def _link(doc: Doc, clause: _Clause, entity: _Participant, ev: _Participant) -> 
         else:
             return None
     score = len(content) + 0.1 * len(path) + (1.0 if cue_outside_path else 0.0)
-    if ev.start > 0 and doc[ev.start - 1].lower_ in OBLIQUE_BEFORE:
+    if ev.start > 0 and lowers[ev.start - 1] in OBLIQUE_BEFORE:
         score += 2.0
-    if (
-        ev.start > 1
-        and doc[ev.start - 1].lower_ == "of"
-        and doc[ev.start - 2].lower_ in (OBLIQUE_BEFORE)
-    ):
+    if ev.start > 1 and lowers[ev.start - 1] == "of" and lowers[ev.start - 2] in OBLIQUE_BEFORE:
         score += 2.0
-    if ev.end <= entity.start and path and path[0].text == ",":
+    if ev.end <= entity.start and path and texts[path[0]] == ",":
         score += 2.0  # the EV ended a phrase before the verb that governs the entity
     return _Link(ev, cue, cue_class, score)
 
@@ -1014,12 +1016,13 @@ SIZE_STOP_WORDS = frozenset(
 
 
 def _size_link(
-    doc: Doc, clause: _Clause, entity: _Participant, ev: _Participant, path: list[Token]
+    doc: Doc, clause: _Clause, entity: _Participant, ev: _Participant, path: list[int]
 ) -> _Link | None:
-    trailing = [t.lower_ for t in doc[entity.end : min(entity.end + 2, clause.end)]]
+    trailing = token_lowers(doc)[entity.end : min(entity.end + 2, clause.end)]
     if any(w in SIZE_STOP_WORDS for w in trailing):
         return None
-    words = [t for t in path if not t.is_punct]
+    is_punct, _ = token_flags(doc)
+    words = [i for i in path if not is_punct[i]]
     if len(words) > SIZE_MAX_DISTANCE:
         return None
     other_sizes = [
@@ -1077,7 +1080,7 @@ def _choose_links(
             continue
         between = _path(doc, best.ev, other)
         if len(between) <= 3 and all(
-            t.lower_ in {"and", "or", ",", "as", "well", "both"} for t in between
+            token_lowers(doc)[i] in {"and", "or", ",", "as", "well", "both"} for i in between
         ):
             chosen.append(_Link(other, best.cue, best.cue_class, best.score))
     return chosen
@@ -1087,18 +1090,19 @@ def _ev_is_formation(doc: Doc, clause: _Clause, ev: _Participant) -> bool:
     """'migrasome formation', 'formation of migrasomes', 'cells formed fewer migrasomes'."""
     if ev.start == ev.end:
         return False
-    after = [t.lower_ for t in doc[ev.end : min(ev.end + 2, clause.end)]]
+    lowers = token_lowers(doc)
+    after = lowers[ev.end : min(ev.end + 2, clause.end)]
     if after and (
         after[0] in FORMATION_NOUNS
         or (len(after) > 1 and after[0] == "-" and after[1] in FORMATION_NOUNS)
     ):
         return True
-    before = [t.lower_ for t in doc[max(clause.start, ev.start - 4) : ev.start]]
+    before = lowers[max(clause.start, ev.start - 4) : ev.start]
     if "of" in before:
         index = len(before) - 1 - before[::-1].index("of")
         if any(w in FORMATION_NOUNS for w in before[:index]):
             return True
-    wider = [t.lower_ for t in doc[max(clause.start, ev.start - 5) : ev.start]]
+    wider = lowers[max(clause.start, ev.start - 5) : ev.start]
     return any(_stem_in(w, FORMATION_VERBS_OF_EV) and not w.endswith("ing") for w in wider)
 
 
@@ -1115,11 +1119,9 @@ def _classify(
     if kind == "disease":
         return "disease", "implicated_in"
     entity_first = entity.start < ev.start
+    lowers = token_lowers(doc)
     if link.cue_class == "compound":
-        between = [
-            t.lower_
-            for t in (doc[entity.end : ev.start] if entity_first else doc[ev.end : entity.start])
-        ]
+        between = lowers[entity.end : ev.start] if entity_first else lowers[ev.end : entity.start]
         return _compound_category(kind, between, entity_first)
     if kind in {"gene", "probe", "cargo", "biogenesis"}:
         formation = _ev_is_formation(doc, clause, ev)
@@ -1127,10 +1129,10 @@ def _classify(
             formation
             and link.cue_class in {"marker", "cargo"}
             and any(
-                _stem_in(t.lower_, EFFECT_CUES) or t.lower_ in PERTURBATION_WORDS
-                for t in [
+                _stem_in(lowers[i], EFFECT_CUES) or lowers[i] in PERTURBATION_WORDS
+                for i in [
                     *_path(doc, entity, ev),
-                    *doc[max(clause.start, entity.start - 2) : entity.start],  # 'lacking X'
+                    *range(max(clause.start, entity.start - 2), entity.start),  # 'lacking X'
                 ]
             )
         ):
@@ -1162,8 +1164,8 @@ def _classify(
         return "function", f"performs:{link.cue}"
     if kind == "cell_type":
         earlier = min(entity.start, ev.start)
-        path_words = [t.lower_ for t in _path(doc, entity, ev)]
-        path_words += [t.lower_ for t in doc[max(clause.start, earlier - 6) : earlier]]
+        path_words = [lowers[i] for i in _path(doc, entity, ev)]
+        path_words += lowers[max(clause.start, earlier - 6) : earlier]
         if any(_stem_in(w, RECIPIENT_CUES) for w in path_words):
             return None
         return "cell_type", f"produced_by:{link.cue}"
@@ -1200,27 +1202,30 @@ def _compound_category(kind: str, between: list[str], entity_first: bool) -> tup
     return "marker", "marked_by"
 
 
-def _negation_words(doc: Doc, clause: _Clause) -> list[Token]:
+def _negation_words(doc: Doc, clause: _Clause) -> list[int]:
+    """Token indices of the clause's negation cues that scope over more than one mention."""
     found = []
-    skip = {i for m in clause.mentions for i in range(m.start, m.end)}
-    for token in doc[clause.start : clause.end]:
-        word = token.lower_
-        if token.i in skip or word not in NEGATION_WORDS:
+    lowers = token_lowers(doc)
+    skip = clause.mention_at
+    for i in range(clause.start, clause.end):
+        word = lowers[i]
+        if word not in NEGATION_WORDS or i in skip:
             continue
-        nxt = doc[token.i + 1].lower_ if token.i + 1 < len(doc) else ""
+        nxt = lowers[i + 1] if i + 1 < len(lowers) else ""
         if nxt in NOT_A_NEGATION_AFTER.get(word, frozenset()):
             continue
-        if word in {"independent", "independently"} and not _independence(doc, token):
+        if word in {"independent", "independently"} and not _independence(doc, i):
             continue
-        if word in {"not", "nor", "neither", "no"} and _negates_next_mention(doc, clause, token):
+        if word in {"not", "nor", "neither", "no"} and _negates_next_mention(doc, clause, i):
             continue  # scoped to one mention: handled per mention
-        found.append(token)
+        found.append(i)
     return found
 
 
-def _negates_next_mention(doc: Doc, clause: _Clause, token: Token) -> bool:
-    k = token.i + 1
-    while k < clause.end and doc[k].lower_ in DETERMINERS:
+def _negates_next_mention(doc: Doc, clause: _Clause, cue: int) -> bool:
+    lowers = token_lowers(doc)
+    k = cue + 1
+    while k < clause.end and lowers[k] in DETERMINERS:
         k += 1
     return any(m.start == k for m in clause.mentions)
 
@@ -1246,17 +1251,19 @@ def _negated(doc: Doc, clause: _Clause, entity: _Participant, link: _Link, categ
     cues = _negation_words(doc, clause)
     if not cues:
         return False
+    lowers = token_lowers(doc)
     first = min(entity.start, ev.start)
     last = max(entity.end, ev.end)
     if category in {"biogenesis", "function"}:
         # 'loss of X abolished migrasome formation' / 'X-deficient cells failed to form
         # migrasomes' assert that X is needed; only a denial of the effect itself negates.
         for cue in cues:
-            reach = clause.end if cue.lower_ in {"neither", "nor", "no"} else cue.i + 4
-            window = [t.lower_ for t in doc[cue.i : min(reach, clause.end)]]
-            if cue.lower_ in {"independent", "independently"} and not _independence(doc, cue):
+            word = lowers[cue]
+            reach = clause.end if word in {"neither", "nor", "no"} else cue + 4
+            window = lowers[cue : min(reach, clause.end)]
+            if word in {"independent", "independently"} and not _independence(doc, cue):
                 continue  # 'two independent siRNAs' denies nothing
-            if cue.lower_ in {
+            if word in {
                 "independent",
                 "independently",
                 "dispensable",
@@ -1265,7 +1272,7 @@ def _negated(doc: Doc, clause: _Clause, entity: _Participant, link: _Link, categ
                 "unaltered",
             }:
                 return True
-            if cue.lower_ in {
+            if word in {
                 "not",
                 "n't",
                 "no",
@@ -1280,9 +1287,9 @@ def _negated(doc: Doc, clause: _Clause, entity: _Participant, link: _Link, categ
                 return True
         return False
     for cue in cues:
-        if cue.lower_ in PERTURBATION_WORDS and cue.i < entity.start <= cue.i + 3:
+        if lowers[cue] in PERTURBATION_WORDS and cue < entity.start <= cue + 3:
             return True  # 'migrasomes lacking X', 'without X'
-        if first - 4 <= cue.i < last:
+        if first - 4 <= cue < last:
             return True
     return False
 
@@ -1291,10 +1298,11 @@ def _negated(doc: Doc, clause: _Clause, entity: _Participant, link: _Link, categ
 CONSEQUENCE_OPENERS = frozenset({"thereby", "thus", "leading", "resulting", "which", "hence"})
 
 
-def _independence(doc: Doc, cue: Token) -> bool:
+def _independence(doc: Doc, cue: int) -> bool:
     """'independent of X', 'X-independent', 'was independent': a denial of dependence."""
-    nxt = doc[cue.i + 1].lower_ if cue.i + 1 < len(doc) else ""
-    prev = doc[cue.i - 1].lower_ if cue.i > 0 else ""
+    lowers = token_lowers(doc)
+    nxt = lowers[cue + 1] if cue + 1 < len(lowers) else ""
+    prev = lowers[cue - 1] if cue > 0 else ""
     return nxt == "of" or prev in {"-", "is", "was", "were", "are", "be", "been", "remained"}
 
 
@@ -1328,7 +1336,7 @@ def _hedged(doc: Doc, clause: _Clause) -> bool:
             continue
         if stem == "if" and before in {"even", "as"}:
             continue
-        if word in {"could", "can"} and _reports_ability(doc, doc[i]):
+        if word in {"could", "can"} and _reports_ability(doc, i):
             continue
         return True
     return False
@@ -1362,9 +1370,9 @@ ABILITY_PARTICIPLES = (
 )
 
 
-def _reports_ability(doc: Doc, token: Token) -> bool:
+def _reports_ability(doc: Doc, modal: int) -> bool:
     """'MDVs could be recovered by size-exclusion chromatography' reports a result."""
-    following = [t.lower_ for t in doc[token.i + 1 : token.i + 4]]
+    following = token_lowers(doc)[modal + 1 : modal + 4]
     if following[:1] == ["be"] and len(following) > 1:
         return bool(_stem_in(following[1], ABILITY_PARTICIPLES))
     return bool(following) and bool(_stem_in(following[0], ABILITY_PARTICIPLES))

@@ -14,7 +14,10 @@ from collections.abc import Callable
 from scispacy.custom_tokenizer import combined_rule_tokenizer
 from spacy.language import Language
 from spacy.tokenizer import Tokenizer
+from spacy.tokens import Doc
 from spacy.util import registry
+
+from minemig.mentions import TEXT_KEY
 
 EXTRA_INFIXES = (
     r"(?<=[^\W_])[-‐‑](?=[^\W_])",  # hyphen between letters/digits: TSPAN4-positive
@@ -24,19 +27,32 @@ EXTRA_INFIXES = (
 EXTRA_SUFFIXES = (r"(?<=[^\W\d_])\+",)  # WGA+ like CD63+
 
 
+class TextKeepingTokenizer(Tokenizer):
+    """A spaCy Tokenizer that keeps the text it was given in the Doc's ``user_data``."""
+
+    def __call__(self, text: str) -> Doc:
+        doc = super().__call__(text)
+        doc.user_data[TEXT_KEY] = text
+        return doc
+
+
 def minemig_tokenizer(nlp: Language) -> Tokenizer:
     if not hasattr(nlp, "tokenizer"):
         # Built from a config, the Language has no tokenizer yet; scispaCy's builder
         # borrows the default one's URL matcher.
         nlp.tokenizer = registry.tokenizers.get("spacy.Tokenizer.v1")()(nlp)
-    tokenizer = combined_rule_tokenizer(nlp)
-    infix = tokenizer.infix_finditer.__self__.pattern
-    suffix = tokenizer.suffix_search.__self__.pattern
-    tokenizer.infix_finditer = re.compile("|".join((*EXTRA_INFIXES, infix))).finditer
-    tokenizer.suffix_search = re.compile(
-        "|".join((*(s + "$" for s in EXTRA_SUFFIXES), suffix))
-    ).search
-    return tokenizer
+    scispacy = combined_rule_tokenizer(nlp)
+    infix = scispacy.infix_finditer.__self__.pattern
+    suffix = scispacy.suffix_search.__self__.pattern
+    return TextKeepingTokenizer(
+        nlp.vocab,
+        scispacy.rules,
+        prefix_search=scispacy.prefix_search,
+        suffix_search=re.compile("|".join((*(s + "$" for s in EXTRA_SUFFIXES), suffix))).search,
+        infix_finditer=re.compile("|".join((*EXTRA_INFIXES, infix))).finditer,
+        token_match=scispacy.token_match,
+        url_match=scispacy.url_match,
+    )
 
 
 @registry.tokenizers("minemig.scispacy_tokenizer.v1")

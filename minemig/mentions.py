@@ -11,10 +11,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from spacy.attrs import IS_PUNCT, LIKE_NUM, LOWER, ORTH
+from spacy.attrs import ORTH, SENT_START
 from spacy.tokens import Doc, Span
+from spacy.vocab import Vocab
 
 from minemig.gazetteer import Concept, Gazetteer
 from minemig.lexicon import (
@@ -83,20 +85,27 @@ class SpanMention:
 
 def _from_span(span: Span, concept: Concept, source: str) -> list[SpanMention]:
     """The mention(s) of a concept; a complex id such as ``ITGA5+ITGB1`` gives one per subunit."""
-    subunits = concept.id.split("+") if "+" in concept.id else [concept.id]
+    start_char, end_char = span.start_char, span.end_char
+    text = _text(span.doc)[start_char:end_char]
+    if "+" not in concept.id:
+        return [
+            SpanMention(
+                span.start,
+                span.end,
+                start_char,
+                end_char,
+                concept.category,
+                concept.id,
+                concept.name,
+                text,
+                source,
+            )
+        ]
     return [
         SpanMention(
-            span.start,
-            span.end,
-            span.start_char,
-            span.end_char,
-            concept.category,
-            subunit,
-            subunit if len(subunits) > 1 else concept.name,
-            span.text,
-            source,
+            span.start, span.end, start_char, end_char, concept.category, unit, unit, text, source
         )
-        for subunit in subunits
+        for unit in concept.id.split("+")
     ]
 
 
@@ -176,8 +185,7 @@ def claim_sentences(doc: Doc, mentions: Iterable[SpanMention]) -> list[tuple[int
         return []
     lower = token_lowers(doc)
     reach = []
-    for sentence in doc.sents:
-        start, end = sentence.start, sentence.end
+    for start, end in sentence_bounds(doc):
         if end <= ev_starts[0]:
             continue
         if _within([(start, end)], *ev_starts) or not EV_REFERRING_WORDS.isdisjoint(
@@ -185,6 +193,18 @@ def claim_sentences(doc: Doc, mentions: Iterable[SpanMention]) -> list[tuple[int
         ):
             reach.append((start, end))
     return reach
+
+
+def sentence_bounds(doc: Doc) -> list[tuple[int, int]]:
+    """The (start, end) token indices of each sentence, as ``doc.sents`` gives them, made once
+    per Doc without making a Span for each."""
+    if "minemig_sentences" not in doc.user_data:
+        flags = doc.to_array(SENT_START).tolist() if len(doc) else []
+        starts = [0, *(i for i, flag in enumerate(flags) if flag == 1 and i > 0)]
+        ends = [*starts[1:], len(doc)]
+        doc.user_data["minemig_sentences"] = list(zip(starts, ends, strict=True)) if flags else []
+    bounds: list[tuple[int, int]] = doc.user_data["minemig_sentences"]
+    return bounds
 
 
 def _within(ranges: list[tuple[int, int]], *starts: int) -> bool:
@@ -439,29 +459,31 @@ def _text(doc: Doc) -> str:
 
 def token_texts(doc: Doc) -> list[str]:
     """The tokens' texts as plain strings, made once: Token objects are costly to create."""
-    return _strings(doc, ORTH, "minemig_words")
+    if "minemig_words" not in doc.user_data:
+        strings = doc.vocab.strings
+        doc.user_data["minemig_words"] = [strings[h] for h in doc.to_array(ORTH).tolist()]
+    words: list[str] = doc.user_data["minemig_words"]
+    return words
 
 
 def token_lowers(doc: Doc) -> list[str]:
-    """The tokens' lower-case forms as plain strings, made once per Doc."""
-    return _strings(doc, LOWER, "minemig_lower")
-
-
-def token_flags(doc: Doc) -> tuple[list[bool], list[bool]]:
-    """Each token's ``is_punct`` and ``like_num``, as plain lists made once per Doc."""
-    if "minemig_flags" not in doc.user_data:
-        rows = doc.to_array([IS_PUNCT, LIKE_NUM]).tolist()
-        doc.user_data["minemig_flags"] = ([bool(p) for p, _ in rows], [bool(n) for _, n in rows])
-    flags: tuple[list[bool], list[bool]] = doc.user_data["minemig_flags"]
-    return flags
-
-
-def _strings(doc: Doc, attribute: int, key: str) -> list[str]:
-    if key not in doc.user_data:
-        strings = doc.vocab.strings
-        doc.user_data[key] = [strings[h] for h in doc.to_array(attribute).tolist()]
-    words: list[str] = doc.user_data[key]
+    """The tokens' lower-case forms as plain strings, made once per Doc (spaCy's ``lower_``
+    is ``str.lower`` of the text)."""
+    if "minemig_lower" not in doc.user_data:
+        doc.user_data["minemig_lower"] = [word.lower() for word in token_texts(doc)]
+    words: list[str] = doc.user_data["minemig_lower"]
     return words
+
+
+def punct_or_number(doc: Doc, word: str) -> bool:
+    """Whether the token text ``word`` of ``doc`` is punctuation or like a number."""
+    return _punct_or_number(doc.vocab, word)
+
+
+@lru_cache(maxsize=1 << 16)
+def _punct_or_number(vocab: Vocab, word: str) -> bool:
+    lexeme = vocab[word]
+    return bool(lexeme.is_punct or lexeme.like_num)
 
 
 def _pattern_candidates(doc: Doc, reach: list[tuple[int, int]]) -> Iterable[SpanMention]:

@@ -48,7 +48,13 @@ from minemig.lexicon import (
     SUBJECT_CARRYING_STARTS,
     TRANSPARENT_HEADS,
 )
-from minemig.mentions import SpanMention, token_flags, token_lowers, token_texts
+from minemig.mentions import (
+    SpanMention,
+    punct_or_number,
+    sentence_bounds,
+    token_lowers,
+    token_texts,
+)
 from minemig.models import Finding
 
 RULES_VERSION = "minemig.clause_rules.v1"
@@ -178,17 +184,16 @@ def findings_from_doc(doc: Doc, mentions: Sequence[SpanMention], pmid: str = "")
     previous_evs: list[SpanMention] = []  # EV mentions of the sentences read so far
     previous_subject = ""  # the EV a previous sentence opened with, for 'they'
     lower = token_lowers(doc)
-    for sentence_index, sentence in enumerate(doc.sents):
-        in_sentence = [m for m in mentions if sentence.start <= m.start < sentence.end]
+    for sentence_index, (start, end) in enumerate(sentence_bounds(doc)):
+        in_sentence = [m for m in mentions if start <= m.start < end]
         names_ev = any(m.kind == "ev_type" for m in in_sentence)
-        if not names_ev and (
-            not previous_evs or EV_REFERRING_WORDS.isdisjoint(lower[sentence.start : sentence.end])
-        ):
+        if not names_ev and (not previous_evs or EV_REFERRING_WORDS.isdisjoint(lower[start:end])):
             # Nothing here names an EV or can stand for one: no finding, and no subject
             # for a pronoun in the next sentence if something else opens this one.
             if in_sentence:
                 previous_subject = ""
             continue
+        sentence = doc[start:end]
         in_sentence = _resolve_anaphora(doc, sentence, in_sentence, previous_evs, previous_subject)
         seen: set[tuple[str, str, str, bool, bool]] = set()
         for finding in _sentence_findings(doc, sentence, sentence_index, in_sentence, pmid):
@@ -878,14 +883,12 @@ def _link(doc: Doc, clause: _Clause, entity: _Participant, ev: _Participant) -> 
         return None
     mention_at = clause.mention_at
     texts, lowers = token_texts(doc), token_lowers(doc)
-    is_punct, like_num = token_flags(doc)
     content = [
         i
         for i in path
         if i not in mention_at
         and lowers[i] not in GLUE_WORDS
-        and not is_punct[i]
-        and not like_num[i]
+        and not punct_or_number(doc, texts[i])
         and not _stem_in(lowers[i], ALL_CUES)
     ]
     if len(content) > MAX_CONTENT_WORDS:
@@ -1021,8 +1024,8 @@ def _size_link(
     trailing = token_lowers(doc)[entity.end : min(entity.end + 2, clause.end)]
     if any(w in SIZE_STOP_WORDS for w in trailing):
         return None
-    is_punct, _ = token_flags(doc)
-    words = [i for i in path if not is_punct[i]]
+    texts = token_texts(doc)
+    words = [i for i in path if not doc.vocab[texts[i]].is_punct]
     if len(words) > SIZE_MAX_DISTANCE:
         return None
     other_sizes = [

@@ -14,7 +14,7 @@ import scispacy.abbreviation  # noqa: F401  registers the "abbreviation_detector
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from minemig.mentions import collect_mentions
+from minemig.mentions import TEXT_KEY, collect_mentions
 from minemig.nlp.gazetteer_patterns import cached_gazetteer
 from minemig.relate import findings_from_doc
 
@@ -28,11 +28,20 @@ Doc.set_extension("findings", default=None, force=True)
 @Language.component("minemig_paragraphs", assigns=["token.is_sent_start"])
 def paragraph_breaks(doc: Doc) -> Doc:
     """A line break (title / abstract section) always starts a new sentence."""
-    for token in doc[:-1]:
-        if token.is_space and "\n" in token.text:
-            doc[token.i + 1].is_sent_start = True
-            if token.i > 0:
-                token.is_sent_start = False  # the break closes a sentence, never is one
+    text = doc.user_data.get(TEXT_KEY) or doc.text
+    last_break = -1  # a token index
+    position = text.find("\n")
+    while position != -1:
+        # Only the few line breaks are visited: making a Token for every word costs more.
+        span = doc.char_span(position, position + 1, alignment_mode="expand")
+        if span is not None and len(span) == 1 and span.start != last_break:
+            token = span[0]
+            last_break = token.i
+            if token.is_space and token.i < len(doc) - 1:
+                doc[token.i + 1].is_sent_start = True
+                if token.i > 0:
+                    token.is_sent_start = False  # the break closes a sentence, never is one
+        position = text.find("\n", position + 1)
     return doc
 
 

@@ -66,9 +66,12 @@ def finding_record(finding: Finding) -> dict[str, Any]:
 def write_jsonl(rows: Iterable[Mapping[str, Any]], out: TextIO) -> int:
     count = 0
     for row in rows:
-        out.write(json.dumps(row, ensure_ascii=False, sort_keys=False) + "\n")
+        out.write(_JSON.encode(row) + "\n")
         count += 1
     return count
+
+
+_JSON = json.JSONEncoder(ensure_ascii=False)  # json.dumps would make one per row
 
 
 def write_csv(rows: Iterable[Mapping[str, Any]], fields: Iterable[str], out: TextIO) -> int:

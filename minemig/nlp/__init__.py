@@ -21,6 +21,7 @@ from typing import Any
 
 import spacy
 from spacy.language import Language
+from spacy.tokens import Doc
 from spacy.util import load_config, load_model_from_config
 
 from minemig.errors import ConfigError, MinemigError
@@ -28,6 +29,7 @@ from minemig.gazetteer import Gazetteer
 from minemig.models import Article, Finding
 from minemig.nlp import components as _components  # noqa: F401  registers the factories
 from minemig.nlp import tokenizer as _tokenizer
+from minemig.nlp.components import PMID_KEY
 from minemig.nlp.gazetteer_patterns import cached_gazetteer
 from minemig.relate import RULES_VERSION
 from minemig.vocab import Vocabularies, load_installed_vocabularies
@@ -249,11 +251,17 @@ class Reader:
                     task.cancel()
 
     def _read_here(self, articles: Iterable[Article]) -> Iterator[tuple[Article, list[Finding]]]:
-        pairs = ((article_text(a), a) for a in articles)
-        docs = self.nlp.pipe(pairs, as_tuples=True, batch_size=self.batch_size)
-        for doc, article in docs:
-            findings = [replace(f, pmid=article.pmid) for f in doc._.findings or []]
-            yield article, findings
+        nlp = self.nlp
+        pairs = ((self._made_doc(nlp, a), a) for a in articles)
+        for doc, article in nlp.pipe(pairs, as_tuples=True, batch_size=self.batch_size):
+            yield article, doc._.findings or []
+
+    @staticmethod
+    def _made_doc(nlp: Language, article: Article) -> Doc:
+        """The article's tokens, with its PMID for the findings the pipeline makes of them."""
+        doc = nlp.make_doc(article_text(article))
+        doc.user_data[PMID_KEY] = article.pmid
+        return doc
 
     def _start_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:

@@ -21,6 +21,9 @@ from minemig.relate import findings_from_doc
 # scispaCy's abbreviation detector warns (W036) on every abstract that defines nothing.
 warnings.filterwarnings("ignore", message=r"\[W036\]", category=UserWarning)
 
+# The PMID of the article a Doc was made from, if the reader put it there.
+PMID_KEY = "minemig_pmid"
+
 Doc.set_extension("minemig_mentions", default=None, force=True)
 Doc.set_extension("findings", default=None, force=True)
 
@@ -80,7 +83,8 @@ def make_mention_finder(
 
 class FindingExtractor:
     def __call__(self, doc: Doc) -> Doc:
-        doc._.findings = findings_from_doc(doc, doc._.minemig_mentions or [])
+        pmid = doc.user_data.get(PMID_KEY, "")
+        doc._.findings = findings_from_doc(doc, doc._.minemig_mentions or [], pmid)
         return doc
 
 

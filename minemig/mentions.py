@@ -135,7 +135,8 @@ def collect_mentions(
     """All mentions in ``doc``, non-overlapping, in text order.
 
     The gazetteer speaks first (it is the authority for the review's own terms), then the
-    installed public vocabularies, then a statistical model and the patterns.
+    installed public vocabularies, then a statistical model and the patterns. Those others
+    are asked only about the sentences a finding can come from (:func:`claim_sentences`).
     """
     mentions: list[SpanMention] = []
     for ent in doc.ents:
@@ -149,6 +150,8 @@ def collect_mentions(
     mentions = _prefer_defined_symbols(doc, mentions)
     # Everything beyond the gazetteer is looked for only where a finding can arise.
     reach = claim_sentences(doc, mentions)
+    if not reach:
+        return _drop_non_claims(doc, mentions)
     taken = _Occupancy(mentions)
     if vocabularies is not None and reach:
         from minemig.nlp.vocabulary import vocabulary_mentions  # it builds on SpanMention
@@ -164,7 +167,8 @@ def collect_mentions(
             mention = _unlisted(ent, kind, "model")
             if mention:
                 taken.add(mention)
-    for mention in (*_defined_symbols(doc), *_pattern_candidates(doc, reach)):
+    defined = (m for m in _defined_symbols(doc) if _within(reach, m.start))
+    for mention in (*defined, *_pattern_candidates(doc, reach)):
         if taken.free(mention.start, mention.end):
             taken.add(mention)
     for mention in _size_mentions(doc, reach):

@@ -181,6 +181,8 @@ class _Clause:
 def findings_from_doc(doc: Doc, mentions: Sequence[SpanMention], pmid: str = "") -> list[Finding]:
     """Every finding the rules find in ``doc``; duplicates within a sentence removed."""
     findings: list[Finding] = []
+    if not any(m.kind == "ev_type" for m in mentions):
+        return findings  # no EV named, so none for a pronoun to stand for either
     previous_evs: list[SpanMention] = []  # EV mentions of the sentences read so far
     previous_subject = ""  # the EV a previous sentence opened with, for 'they'
     lower = token_lowers(doc)

@@ -252,7 +252,10 @@ class Reader:
 
     def _read_here(self, articles: Iterable[Article]) -> Iterator[tuple[Article, list[Finding]]]:
         nlp = self.nlp
-        pairs = ((self._made_doc(nlp, a), a) for a in articles)
+        # Parsing a few batches of records in one go, rather than one record between two
+        # Docs, keeps the parser's and the pipeline's code each in the CPU's caches.
+        ahead = (article for chunk in _chunks(articles, 4 * self.batch_size) for article in chunk)
+        pairs = ((self._made_doc(nlp, a), a) for a in ahead)
         for doc, article in nlp.pipe(pairs, as_tuples=True, batch_size=self.batch_size):
             yield article, doc._.findings or []
 

@@ -9,6 +9,7 @@ gene-like symbols, microRNAs, cell types and sizes that no vocabulary lists.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -139,7 +140,8 @@ def collect_mentions(
     are asked only about the sentences a finding can come from (:func:`claim_sentences`).
     """
     mentions: list[SpanMention] = []
-    for ent in doc.ents:
+    ents = doc.ents  # spaCy makes the Spans anew on each access
+    for ent in ents:
         concept = gazetteer.get(ent.ent_id_) if ent.ent_id_ else None
         if concept is None or not _symbol_case_ok(ent.text, concept):
             continue
@@ -159,7 +161,7 @@ def collect_mentions(
         for found_in_vocabulary in vocabulary_mentions(doc, vocabularies, taken.tokens):
             if _within(reach, found_in_vocabulary.start):
                 taken.add(found_in_vocabulary)
-    for ent in doc.ents:
+    for ent in ents:
         kind = MODEL_LABEL_KINDS.get(ent.label_)
         if not kind or ent.ent_id_ or not _within(reach, ent.start):
             continue
@@ -187,16 +189,15 @@ def claim_sentences(doc: Doc, mentions: Iterable[SpanMention]) -> list[tuple[int
     ev_starts = sorted(m.start for m in mentions if m.kind == "ev_type")
     if not ev_starts:
         return []
+    bounds = sentence_bounds(doc)
+    sentence_starts = [start for start, _ in bounds]
+    first = bisect_right(sentence_starts, ev_starts[0]) - 1  # the first sentence with an EV
+    marked = {bisect_right(sentence_starts, i) - 1 for i in ev_starts}
     lower = token_lowers(doc)
-    reach = []
-    for start, end in sentence_bounds(doc):
-        if end <= ev_starts[0]:
-            continue
-        if _within([(start, end)], *ev_starts) or not EV_REFERRING_WORDS.isdisjoint(
-            lower[start:end]
-        ):
-            reach.append((start, end))
-    return reach
+    for i in range(bounds[first][0], len(lower)):
+        if lower[i] in EV_REFERRING_WORDS:
+            marked.add(bisect_right(sentence_starts, i) - 1)
+    return [bounds[k] for k in sorted(marked)]
 
 
 def sentence_bounds(doc: Doc) -> list[tuple[int, int]]:

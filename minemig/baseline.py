@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 
 from minemig.errors import ConfigError
@@ -43,10 +44,18 @@ class Baseline:
     claims: tuple[Claim, ...]
 
     def established(self, key: tuple[str, str, str]) -> Claim | None:
-        return next((c for c in self.claims if c.key == key and c.kind == "established"), None)
+        return self._first_of_kind.get((key, "established"))
 
     def hypothesis(self, key: tuple[str, str, str]) -> Claim | None:
-        return next((c for c in self.claims if c.key == key and c.kind == "hypothesis"), None)
+        return self._first_of_kind.get((key, "hypothesis"))
+
+    @cached_property
+    def _first_of_kind(self) -> dict[tuple[tuple[str, str, str], str], Claim]:
+        """The first claim of each key and kind: every finding is looked up here."""
+        index: dict[tuple[tuple[str, str, str], str], Claim] = {}
+        for claim in self.claims:
+            index.setdefault((claim.key, claim.kind), claim)
+        return index
 
     def size_range(self, ev_type: str) -> Claim | None:
         return next(

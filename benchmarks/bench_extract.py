@@ -15,9 +15,9 @@ texts: abstracts per second for
 
 each single-process figure the best of three rounds taken in turn (noise from the machine
 only ever adds time); then where the time goes per pipeline component, and an ingest of a
-30,000-record baseline-style file (``minemig ingest --workers``, a new process, as a user runs it): its
-time, the peak memory of all its processes together, and the time of a second run of the
-same command, which finds nothing new.
+30,000-record baseline-style file (``minemig ingest --workers``, a new process, as a user
+runs it): its time, the peak memory of all its processes together, and the time of a
+second run of the same command, which finds nothing new.
 
 Not a test: it takes a few minutes. CPU time other processes took during a measurement is
 reported, since it makes the figures (above all the speed-up of workers) too low.

@@ -249,10 +249,11 @@ def main() -> None:
 
     import spacy
 
+    from minemig.models import Article
     from minemig.nlp import article_text, build_reader
     from minemig.parse import iter_records
 
-    articles = [r for r in iter_records(small) if hasattr(r, "abstract_sections")]
+    articles = [r for r in iter_records(small) if isinstance(r, Article)]
     texts = [article_text(a) for a in articles]
     n = len(texts)
     topic = topic_files()
@@ -272,8 +273,8 @@ def main() -> None:
     # set-up, empty caches) and the order of the measurements does not matter.
     warm_up = texts[:WARM_UP]
     [tokenizer(t) for t in warm_up]
-    sum(1 for _ in stack.pipe(warm_up, batch_size=64))
-    sum(1 for _ in reader.read(articles[:WARM_UP]))
+    list(stack.pipe(warm_up, batch_size=64))
+    list(reader.read(articles[:WARM_UP]))
     # Best of ROUNDS rounds, taken in turn: noise from the machine only ever adds time.
     rounds: list[tuple[Measure, Measure, Measure]] = []
     for _ in range(ROUNDS):

@@ -11,9 +11,8 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from spacy.attrs import ORTH, SENT_START
 from spacy.tokens import Doc, Span
@@ -66,9 +65,11 @@ _GENE_LIKE_HEADS = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class SpanMention:
-    """A mention as the relation rules see it: token span, kind and canonical id."""
+class SpanMention(NamedTuple):
+    """A mention as the relation rules see it: token span, kind and canonical id.
+
+    A named tuple rather than a frozen dataclass: a Doc has dozens of mentions, and a
+    frozen dataclass takes six times as long to make."""
 
     start: int  # token index in the Doc
     end: int
@@ -225,7 +226,7 @@ def _approved_symbol(mention: SpanMention, vocabularies: Vocabularies) -> SpanMe
     symbol = vocabularies.gene_symbol(mention.name)
     if not symbol or symbol == mention.entity_id:
         return mention
-    return replace(mention, entity_id=symbol, name=symbol)
+    return mention._replace(entity_id=symbol, name=symbol)
 
 
 def _prefer_defined_symbols(doc: Doc, mentions: list[SpanMention]) -> list[SpanMention]:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property
+from typing import NamedTuple
 
 from spacy.tokens import Doc, Span
 
@@ -129,16 +130,30 @@ RELATION_NEGATION_TARGETS = (
 DETERMINERS = frozenset({"the", "a", "an", "any", "detectable", "significant", "of", "in", "on"})
 
 
-def _stem_in(text: str, stems: Iterable[str]) -> str:
+def _stem_in(text: str, stems: tuple[str, ...]) -> str:
     """The first stem that ``text`` (lower case) starts with, or ''.
 
     Adverbs are never cues: 'markedly' is not 'marked', 'highly' not 'high'."""
-    return _first_stem(text, stems if isinstance(stems, tuple) else tuple(stems))
+    # The same few thousand words meet the same few cue lists over and over: remember the
+    # answers, one table per list (keyed by the list's identity, as hashing a long tuple on
+    # every call would cost more than the search).
+    known = _STEM_MEMOS.get(id(stems))
+    if known is None or known[0] is not stems:
+        known = _STEM_MEMOS[id(stems)] = (stems, {})
+    answers = known[1]
+    stem = answers.get(text)
+    if stem is None:
+        if len(answers) >= STEM_MEMO_SIZE:
+            answers.clear()
+        stem = answers[text] = _first_stem(text, stems)
+    return stem
 
 
-@lru_cache(maxsize=1 << 16)
+STEM_MEMO_SIZE = 1 << 15  # words remembered per cue list
+_STEM_MEMOS: dict[int, tuple[tuple[str, ...], dict[str, str]]] = {}
+
+
 def _first_stem(text: str, stems: tuple[str, ...]) -> str:
-    # The same few thousand words meet the same cue lists over and over: remember them.
     if len(text) > 4 and text.endswith("ly"):
         return ""
     for stem in stems:
@@ -423,8 +438,7 @@ def _individually_negated(doc: Doc, clause_start: int, mentions: list[SpanMentio
     return found
 
 
-@dataclass(frozen=True)
-class _Participant:
+class _Participant(NamedTuple):
     """A mention as it takes part in one clause; a carried subject sits at the clause start."""
 
     mention: SpanMention
@@ -432,8 +446,7 @@ class _Participant:
     end: int
 
 
-@dataclass(frozen=True)
-class _Link:
+class _Link(NamedTuple):
     ev: _Participant
     cue: str
     cue_class: str  # marker, cargo, effect, function, producer, method, compound, disease, size
@@ -608,7 +621,7 @@ CUE_CLASSES_BY_KIND: dict[str, tuple[str, ...]] = {
     "disease": (),
     "size": (),
 }
-CUES_BY_CLASS: dict[str, Sequence[str]] = {
+CUES_BY_CLASS: dict[str, tuple[str, ...]] = {
     "origin": ("from", "arise", "arose", "originat", "deriv", "forme", "forms", "formi", "bud"),
     "marker": MARKER_CUES,
     "cargo": CARGO_CUES,

@@ -50,6 +50,7 @@ from minemig.lexicon import (
     TRANSPARENT_HEADS,
 )
 from minemig.mentions import (
+    BY_START,
     SpanMention,
     punct_or_number,
     sentence_bounds,
@@ -328,7 +329,7 @@ def _resolve_anaphora(
                 i = end - 1
             break
         i += 1
-    return sorted([*mentions, *added], key=lambda m: m.start)
+    return sorted([*mentions, *added], key=BY_START)
 
 
 def _split_clauses(doc: Doc, sentence: Span, mentions: list[SpanMention]) -> list[_Clause]:

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from spacy.attrs import IDX, LENGTH, SPACY
 from spacy.tokens import Doc
 
-from minemig.mentions import SpanMention
+from minemig.mentions import BY_SPAN, SpanMention
 from minemig.vocab.compile import DIRECT, ENGLISH, FAMILY, GUARD_MASK, RANK_SHIFT, STOP
 from minemig.vocab.normalise import HYPHENS, is_mouse_case, name_token, symbol_token
 from minemig.vocab.store import CompiledVocabulary, Vocabularies
@@ -384,4 +384,4 @@ def _select(
             )
         )
         occupied.update(range(start, end))
-    return sorted(mentions, key=lambda m: (m.start, m.end))
+    return sorted(mentions, key=BY_SPAN)

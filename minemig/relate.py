@@ -200,16 +200,15 @@ def findings_from_doc(doc: Doc, mentions: Sequence[SpanMention], pmid: str = "")
     if not any(m.kind == "ev_type" for m in mentions):
         return findings  # no EV named, so none for a pronoun to stand for either
     previous_evs: list[SpanMention] = []  # EV mentions of the sentences read so far
-    previous_subject = ""  # the EV a previous sentence opened with, for 'they'
+    previous_subject = ""  # the EV the previous sentence opened with, for 'they'
     lower = token_lowers(doc)
     for sentence_index, (start, end) in enumerate(sentence_bounds(doc)):
         in_sentence = [m for m in mentions if start <= m.start < end]
         names_ev = any(m.kind == "ev_type" for m in in_sentence)
         if not names_ev and (not previous_evs or EV_REFERRING_WORDS.isdisjoint(lower[start:end])):
             # Nothing here names an EV or can stand for one: no finding, and no subject
-            # for a pronoun in the next sentence if something else opens this one.
-            if in_sentence:
-                previous_subject = ""
+            # for a pronoun in the next sentence.
+            previous_subject = ""
             continue
         sentence = doc[start:end]
         in_sentence = _resolve_anaphora(doc, sentence, in_sentence, previous_evs, previous_subject)
@@ -227,9 +226,8 @@ def findings_from_doc(doc: Doc, mentions: Sequence[SpanMention], pmid: str = "")
                 findings.append(finding)
         evs = [m for m in in_sentence if m.kind == "ev_type"]
         previous_evs.extend(evs)
-        if in_sentence:
-            first = in_sentence[0]
-            previous_subject = first.entity_id if first.kind == "ev_type" else ""
+        opener = in_sentence[0] if in_sentence else None
+        previous_subject = opener.entity_id if opener and opener.kind == "ev_type" else ""
     return findings
 
 

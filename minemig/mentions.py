@@ -95,24 +95,21 @@ def _from_span(span: Span, concept: Concept, source: str) -> list[SpanMention]:
     """The mention(s) of a concept; a complex id such as ``ITGA5+ITGB1`` gives one per subunit."""
     start_char, end_char = span.start_char, span.end_char
     text = _text(span.doc)[start_char:end_char]
+    return _concept_mentions(span.start, span.end, start_char, end_char, text, concept, source)
+
+
+def _concept_mentions(
+    start: int, end: int, start_char: int, end_char: int, text: str, concept: Concept, source: str
+) -> list[SpanMention]:
+    kind = concept.category
     if "+" not in concept.id:
         return [
             SpanMention(
-                span.start,
-                span.end,
-                start_char,
-                end_char,
-                concept.category,
-                concept.id,
-                concept.name,
-                text,
-                source,
+                start, end, start_char, end_char, kind, concept.id, concept.name, text, source
             )
         ]
     return [
-        SpanMention(
-            span.start, span.end, start_char, end_char, concept.category, unit, unit, text, source
-        )
+        SpanMention(start, end, start_char, end_char, kind, unit, unit, text, source)
         for unit in concept.id.split("+")
     ]
 
@@ -148,11 +145,21 @@ def collect_mentions(
     """
     mentions: list[SpanMention] = []
     ents = doc.ents  # spaCy makes the Spans anew on each access
+    text = _text(doc)
     for ent in ents:
-        concept = gazetteer.get(ent.ent_id_) if ent.ent_id_ else None
-        if concept is None or not _symbol_case_ok(ent.text, concept):
+        entity_id = ent.ent_id_
+        concept = gazetteer.get(entity_id) if entity_id else None
+        if concept is None:
             continue
-        mentions.extend(_from_span(ent, concept, "gazetteer"))
+        start_char, end_char = ent.start_char, ent.end_char
+        surface = text[start_char:end_char]
+        if not _symbol_case_ok(surface, concept):
+            continue
+        mentions.extend(
+            _concept_mentions(
+                ent.start, ent.end, start_char, end_char, surface, concept, "gazetteer"
+            )
+        )
 
     mentions = _apply_abbreviations(doc, gazetteer, mentions)
     mentions = _apply_curated_senses(doc, gazetteer, mentions)

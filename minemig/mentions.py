@@ -94,7 +94,7 @@ BY_SPAN = itemgetter(0, 1)
 def _from_span(span: Span, concept: Concept, source: str) -> list[SpanMention]:
     """The mention(s) of a concept; a complex id such as ``ITGA5+ITGB1`` gives one per subunit."""
     start_char, end_char = span.start_char, span.end_char
-    text = _text(span.doc)[start_char:end_char]
+    text = doc_text(span.doc)[start_char:end_char]
     return _concept_mentions(span.start, span.end, start_char, end_char, text, concept, source)
 
 
@@ -145,7 +145,7 @@ def collect_mentions(
     """
     mentions: list[SpanMention] = []
     ents = doc.ents  # spaCy makes the Spans anew on each access
-    text = _text(doc)
+    text = doc_text(doc)
     for ent in ents:
         entity_id = ent.ent_id_
         concept = gazetteer.get(entity_id) if entity_id else None
@@ -333,7 +333,7 @@ def _apply_curated_senses(
     senses = gazetteer.ambiguous_short_forms
     if not senses or not any(m.text in senses for m in mentions):
         return mentions
-    text = _text(doc).lower()
+    text = doc_text(doc).lower()
     kept = []
     for m in mentions:
         if m.text in senses:
@@ -467,7 +467,7 @@ def _defined_symbols(doc: Doc) -> Iterable[SpanMention]:
 TEXT_KEY = "minemig_text"
 
 
-def _text(doc: Doc) -> str:
+def doc_text(doc: Doc) -> str:
     """The Doc's text: kept by minemig's tokenizer, else joined once (spaCy joins the
     tokens anew on every access)."""
     if TEXT_KEY not in doc.user_data:
@@ -518,7 +518,7 @@ def _char_bounds(doc: Doc, start: int, end: int) -> tuple[int, int]:
 
 
 def _patterns_between(doc: Doc, start: int, end: int) -> Iterable[SpanMention]:
-    text = _text(doc)
+    text = doc_text(doc)
     begin, stop = _char_bounds(doc, start, end)
     for match in _MIRNA.finditer(text, begin, stop):
         span = doc.char_span(match.start(), match.end(), alignment_mode="expand")
@@ -592,7 +592,7 @@ def _cell_mention(doc: Doc, index: int) -> Iterable[SpanMention]:
 
 
 def _size_mentions(doc: Doc, reach: list[tuple[int, int]]) -> Iterable[SpanMention]:
-    text = _text(doc)
+    text = doc_text(doc)
     for start, end in reach:
         begin, stop = _char_bounds(doc, start, end)
         for size in find_sizes(text[begin:stop]):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import NamedTuple
 
@@ -52,6 +52,7 @@ from minemig.lexicon import (
 from minemig.mentions import (
     BY_START,
     SpanMention,
+    doc_text,
     punct_or_number,
     sentence_bounds,
     token_lowers,
@@ -187,6 +188,8 @@ class _Clause:
     negated_mentions: set[int]  # token starts of mentions negated one by one ("but not X")
     previous: _Clause | None = None
     speculative: bool | None = None  # decided once, when a finding first needs it
+    # starts of the mentions that modify the EV at each token index, once asked for
+    compound_modifiers: dict[int, set[int]] = field(default_factory=dict)
 
     @cached_property
     def mention_at(self) -> dict[int, SpanMention]:
@@ -456,6 +459,7 @@ def _sentence_findings(
     doc: Doc, sentence: Span, sentence_index: int, mentions: list[SpanMention], pmid: str
 ) -> Iterable[Finding]:
     clauses = _split_clauses(doc, sentence, mentions)
+    evidence = doc_text(doc)[sentence.start_char : sentence.end_char].strip()
     previous: _Clause | None = None
     for clause in clauses:
         evs = [_Participant(m, m.start, m.end) for m in clause.mentions if m.kind == "ev_type"]
@@ -485,7 +489,7 @@ def _sentence_findings(
                     predicate=predicate,
                     negated=negated,
                     speculative=speculative,
-                    evidence=sentence.text.strip(),
+                    evidence=evidence,
                     sentence_index=sentence_index,
                     start_char=m.start_char,
                     end_char=m.end_char,
@@ -766,14 +770,19 @@ def _named_as_cargo(
 def _compound_modifiers_of(doc: Doc, clause: _Clause, ev: _Participant) -> set[int]:
     """Starts of mentions that modify the EV noun: 'TSPAN4-positive' in 'TSPAN4-positive
     migrasomes'."""
+    known = clause.compound_modifiers.get(ev.start)
+    if known is not None:
+        return known
     found = set()
+    lowers = token_lowers(doc)
     for m in clause.mentions:
         if (
             m.end <= ev.start
             and ev.start - m.end <= 3
-            and all(w in COMPOUND_LINKS for w in token_lowers(doc)[m.end : ev.start])
+            and all(w in COMPOUND_LINKS for w in lowers[m.end : ev.start])
         ):
             found.add(m.start)
+    clause.compound_modifiers[ev.start] = found
     return found
 
 

@@ -137,11 +137,12 @@ def _defined_abbreviations(doc: Doc) -> list[tuple[Span, Span]]:
 def collect_mentions(
     doc: Doc, gazetteer: Gazetteer, vocabularies: Vocabularies | None = None
 ) -> list[SpanMention]:
-    """All mentions in ``doc``, non-overlapping, in text order.
+    """The mentions the relation rules read: those of the sentences a finding can come
+    from (:func:`claim_sentences`), non-overlapping, in text order. A text that names no
+    EV type has none.
 
     The gazetteer speaks first (it is the authority for the review's own terms), then the
-    installed public vocabularies, then a statistical model and the patterns. Those others
-    are asked only about the sentences a finding can come from (:func:`claim_sentences`).
+    installed public vocabularies, then a statistical model and the patterns.
     """
     mentions: list[SpanMention] = []
     ents = doc.ents  # spaCy makes the Spans anew on each access
@@ -167,9 +168,9 @@ def collect_mentions(
     # Everything beyond the gazetteer is looked for only where a finding can arise.
     reach = claim_sentences(doc, mentions)
     if not reach:
-        return _drop_non_claims(doc, mentions)
-    taken = _Occupancy(mentions)
-    if vocabularies is not None and reach:
+        return []
+    taken = _Occupancy(m for m in mentions if _within(reach, m.start))
+    if vocabularies is not None:
         from minemig.nlp.vocabulary import vocabulary_mentions  # it builds on SpanMention
 
         for found_in_vocabulary in vocabulary_mentions(doc, vocabularies, taken.tokens):

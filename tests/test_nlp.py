@@ -16,11 +16,11 @@ from minemig.nlp import CONFIG_PATH, article_text
     [
         ("TSPAN4-positive migrasomes", ["TSPAN4", "EV:migrasome"]),
         ("Tspan4+ migrasomes", ["TSPAN4", "EV:migrasome"]),
-        ("cells expressing TSPAN4-GFP", ["TSPAN4"]),
-        ("tetraspanin-4 and TSPAN-4", ["TSPAN4", "TSPAN4"]),
+        ("migrasomes of cells expressing TSPAN4-GFP", ["EV:migrasome", "TSPAN4"]),
+        ("tetraspanin-4 and TSPAN-4 in exosomes", ["TSPAN4", "TSPAN4", "EV:exosome"]),
         # a heterodimer names each of its subunits
         ("α5β1-integrin on retraction fibres", ["ITGA5", "ITGB1", "EV:retraction_fiber"]),
-        ("integrin alpha5 and CD49e", ["ITGA5", "ITGA5"]),
+        ("integrin alpha5 and CD49e on migrasomes", ["ITGA5", "ITGA5", "EV:migrasome"]),
         ("sEVs and small EVs", ["EV:extracellular_vesicle", "EV:extracellular_vesicle"]),
         ("migrasome-like vesicles", ["EV:migrasome"]),
     ],
@@ -38,7 +38,19 @@ def test_an_abbreviation_defined_in_the_text_carries_its_long_form(reader: Any) 
 
 def test_short_symbols_in_lower_case_are_words_not_genes(reader: Any) -> None:
     # ALIX is PDCD6IP; 'alix' in running lower-case text is not taken for it.
-    assert reader.nlp("ALIX was detected.")._.minemig_mentions[0].entity_id == "PDCD6IP"
+    assert reader.nlp("ALIX was in exosomes.")._.minemig_mentions[0].entity_id == "PDCD6IP"
+
+
+def test_only_sentences_that_can_hold_a_finding_are_searched(reader: Any) -> None:
+    # No sentence names an EV, so nothing can be tied to one: no mention is kept.
+    assert reader.nlp("TSPAN4 and CD63 were detected in L929 cells.")._.minemig_mentions == []
+    doc = reader.nlp("SMS2 was cloned. Migrasomes carried TSPAN4 and 120 nm NDST1 granules.")
+    assert [m.entity_id for m in doc._.minemig_mentions] == [
+        "EV:migrasome",
+        "TSPAN4",
+        "SIZE:120-120nm",
+        "NDST1",
+    ]
 
 
 def test_title_and_sections_are_separate_sentences(reader: Any) -> None:

@@ -12,6 +12,7 @@ position, never for the sentence as a whole.
 from __future__ import annotations
 
 import itertools
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -205,8 +206,13 @@ def findings_from_doc(doc: Doc, mentions: Sequence[SpanMention], pmid: str = "")
     previous_evs: list[SpanMention] = []  # EV mentions of the sentences read so far
     previous_subject = ""  # the EV the previous sentence opened with, for 'they'
     lower = token_lowers(doc)
-    for sentence_index, (start, end) in enumerate(sentence_bounds(doc)):
-        in_sentence = [m for m in mentions if start <= m.start < end]
+    bounds = sentence_bounds(doc)
+    by_sentence: list[list[SpanMention]] = [[] for _ in bounds]
+    sentence_starts = [start for start, _ in bounds]
+    for m in mentions:
+        by_sentence[bisect_right(sentence_starts, m.start) - 1].append(m)
+    for sentence_index, (start, end) in enumerate(bounds):
+        in_sentence = by_sentence[sentence_index]
         names_ev = any(m.kind == "ev_type" for m in in_sentence)
         if not names_ev and (not previous_evs or EV_REFERRING_WORDS.isdisjoint(lower[start:end])):
             # Nothing here names an EV or can stand for one: no finding, and no subject
@@ -467,10 +473,11 @@ def _sentence_findings(
         if previous is not None:
             evs, entities = _carry_subject(doc, clause, previous, evs, entities)
         for entity in entities:
-            links = _choose_links(doc, clause, entity, evs, _claim_check(doc, clause, entity))
+            classify = _classifier(doc, clause, entity)
+            links = _choose_links(doc, clause, entity, evs, classify)
             if not links:
                 continue
-            decided = _classify(doc, clause, entity, links[0])
+            decided = classify(links[0])
             if decided is None:
                 continue
             category, predicate = decided
@@ -1062,11 +1069,19 @@ def _size_link(
     return _Link(ev, "size", "size", score)
 
 
-def _claim_check(doc: Doc, clause: _Clause, entity: _Participant) -> Callable[[_Link], bool]:
-    def makes_a_claim(link: _Link) -> bool:
-        return _classify(doc, clause, entity, link) is not None
+def _classifier(
+    doc: Doc, clause: _Clause, entity: _Participant
+) -> Callable[[_Link], tuple[str, str] | None]:
+    """:func:`_classify` for the links of one entity, each link classified once (the
+    rules ask first whether a link makes a claim, then what it claims)."""
+    decided: dict[int, tuple[str, str] | None] = {}
 
-    return makes_a_claim
+    def classify(link: _Link) -> tuple[str, str] | None:
+        if id(link) not in decided:
+            decided[id(link)] = _classify(doc, clause, entity, link)
+        return decided[id(link)]
+
+    return classify
 
 
 def _choose_links(
@@ -1074,7 +1089,7 @@ def _choose_links(
     clause: _Clause,
     entity: _Participant,
     evs: list[_Participant],
-    makes_a_claim: Callable[[_Link], bool],
+    classify: Callable[[_Link], tuple[str, str] | None],
 ) -> list[_Link]:
     """The link to the EV this claim is about, plus EVs coordinated with it ('X and Y').
 
@@ -1089,7 +1104,7 @@ def _choose_links(
         and not (e.start < entity.end and entity.start < e.end and e.start != e.end)
     ]
     links = [link for e in candidates if (link := _link(doc, clause, entity, e)) is not None]
-    links = [link for link in links if makes_a_claim(link)]
+    links = [link for link in links if classify(link) is not None]  # it makes a claim
     if not links:
         return []
     best = min(links, key=lambda link: (link.score, link.ev.start < entity.start))

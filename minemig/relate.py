@@ -30,7 +30,6 @@ from minemig.lexicon import (
     CONTRAST_OPENERS,
     DISEASE_CUES,
     EFFECT_CUES,
-    EV_REFERRING_WORDS,
     EV_STAND_INS,
     FORMATION_NOUNS,
     FORMATION_VERBS_OF_EV,
@@ -55,6 +54,7 @@ from minemig.mentions import (
     SpanMention,
     doc_text,
     punct_or_number,
+    referring_sentences,
     sentence_bounds,
     token_lowers,
     token_texts,
@@ -205,7 +205,7 @@ def findings_from_doc(doc: Doc, mentions: Sequence[SpanMention], pmid: str = "")
         return findings  # no EV named, so none for a pronoun to stand for either
     previous_evs: list[SpanMention] = []  # EV mentions of the sentences read so far
     previous_subject = ""  # the EV the previous sentence opened with, for 'they'
-    lower = token_lowers(doc)
+    referring = referring_sentences(doc)
     bounds = sentence_bounds(doc)
     by_sentence: list[list[SpanMention]] = [[] for _ in bounds]
     sentence_starts = [start for start, _ in bounds]
@@ -214,7 +214,7 @@ def findings_from_doc(doc: Doc, mentions: Sequence[SpanMention], pmid: str = "")
     for sentence_index, (start, end) in enumerate(bounds):
         in_sentence = by_sentence[sentence_index]
         names_ev = any(m.kind == "ev_type" for m in in_sentence)
-        if not names_ev and (not previous_evs or EV_REFERRING_WORDS.isdisjoint(lower[start:end])):
+        if not names_ev and (not previous_evs or sentence_index not in referring):
             # Nothing here names an EV or can stand for one: no finding, and no subject
             # for a pronoun in the next sentence.
             previous_subject = ""

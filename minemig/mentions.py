@@ -93,14 +93,8 @@ BY_SPAN = itemgetter(0, 1)
 
 def _from_span(span: Span, concept: Concept, source: str) -> list[SpanMention]:
     """The mention(s) of a concept; a complex id such as ``ITGA5+ITGB1`` gives one per subunit."""
-    start_char, end_char = span.start_char, span.end_char
+    start, end, start_char, end_char = span.start, span.end, span.start_char, span.end_char
     text = doc_text(span.doc)[start_char:end_char]
-    return _concept_mentions(span.start, span.end, start_char, end_char, text, concept, source)
-
-
-def _concept_mentions(
-    start: int, end: int, start_char: int, end_char: int, text: str, concept: Concept, source: str
-) -> list[SpanMention]:
     kind = concept.category
     if "+" not in concept.id:
         return [
@@ -146,21 +140,14 @@ def collect_mentions(
     """
     mentions: list[SpanMention] = []
     ents = doc.ents  # spaCy makes the Spans anew on each access
-    text = doc_text(doc)
     for ent in ents:
         entity_id = ent.ent_id_
         concept = gazetteer.get(entity_id) if entity_id else None
         if concept is None:
             continue
-        start_char, end_char = ent.start_char, ent.end_char
-        surface = text[start_char:end_char]
-        if not _symbol_case_ok(surface, concept):
-            continue
-        mentions.extend(
-            _concept_mentions(
-                ent.start, ent.end, start_char, end_char, surface, concept, "gazetteer"
-            )
-        )
+        found = _from_span(ent, concept, "gazetteer")
+        if _symbol_case_ok(found[0].text, concept):
+            mentions.extend(found)
 
     mentions = _apply_abbreviations(doc, gazetteer, mentions)
     mentions = _apply_curated_senses(doc, gazetteer, mentions)
@@ -216,11 +203,11 @@ def claim_sentences(doc: Doc, mentions: Iterable[SpanMention]) -> list[tuple[int
     sentence_starts = [start for start, _ in bounds]
     first = bisect_right(sentence_starts, ev_starts[0]) - 1  # the first sentence with an EV
     marked = {bisect_right(sentence_starts, i) - 1 for i in ev_starts}
-    marked.update(k for k in referring_sentences(doc) if k > first)
+    marked.update(k for k in _referring_sentences(doc) if k > first)
     return [bounds[k] for k in sorted(marked)]
 
 
-def referring_sentences(doc: Doc) -> set[int]:
+def _referring_sentences(doc: Doc) -> set[int]:
     """Indices (in :func:`sentence_bounds`) of the sentences with a word that may stand for
     an EV, one of ``EV_REFERRING_WORDS``; found in the text, made once per Doc."""
     if "minemig_referring" not in doc.user_data:
@@ -247,9 +234,9 @@ def sentence_bounds(doc: Doc) -> list[tuple[int, int]]:
     return bounds
 
 
-def _within(ranges: list[tuple[int, int]], *starts: int) -> bool:
-    """Whether any of the token indices ``starts`` lies in one of ``ranges``."""
-    return any(start <= i < end for start, end in ranges for i in starts)
+def _within(ranges: list[tuple[int, int]], index: int) -> bool:
+    """Whether the token ``index`` lies in one of ``ranges``."""
+    return any(start <= index < end for start, end in ranges)
 
 
 def _approved_symbol(mention: SpanMention, vocabularies: Vocabularies) -> SpanMention:

@@ -52,9 +52,9 @@ from minemig.lexicon import (
 from minemig.mentions import (
     BY_START,
     SpanMention,
+    claim_sentences,
     doc_text,
     punct_or_number,
-    referring_sentences,
     sentence_bounds,
     token_lowers,
     token_texts,
@@ -201,11 +201,12 @@ class _Clause:
 def findings_from_doc(doc: Doc, mentions: Sequence[SpanMention], pmid: str = "") -> list[Finding]:
     """Every finding the rules find in ``doc``; duplicates within a sentence removed."""
     findings: list[Finding] = []
-    if not any(m.kind == "ev_type" for m in mentions):
-        return findings  # no EV named, so none for a pronoun to stand for either
+    # The same sentences the mention finder searched: no other can tie anything to an EV.
+    reached = set(claim_sentences(doc, mentions))
+    if not reached:
+        return findings
     previous_evs: list[SpanMention] = []  # EV mentions of the sentences read so far
     previous_subject = ""  # the EV the previous sentence opened with, for 'they'
-    referring = referring_sentences(doc)
     bounds = sentence_bounds(doc)
     by_sentence: list[list[SpanMention]] = [[] for _ in bounds]
     sentence_starts = [start for start, _ in bounds]
@@ -213,11 +214,8 @@ def findings_from_doc(doc: Doc, mentions: Sequence[SpanMention], pmid: str = "")
         by_sentence[bisect_right(sentence_starts, m.start) - 1].append(m)
     for sentence_index, (start, end) in enumerate(bounds):
         in_sentence = by_sentence[sentence_index]
-        names_ev = any(m.kind == "ev_type" for m in in_sentence)
-        if not names_ev and (not previous_evs or sentence_index not in referring):
-            # Nothing here names an EV or can stand for one: no finding, and no subject
-            # for a pronoun in the next sentence.
-            previous_subject = ""
+        if (start, end) not in reached:
+            previous_subject = ""  # no finding here, and no subject for a pronoun next
             continue
         sentence = doc[start:end]
         in_sentence = _resolve_anaphora(doc, sentence, in_sentence, previous_evs, previous_subject)

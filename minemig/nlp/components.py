@@ -15,7 +15,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.util import minibatch
 
-from minemig.mentions import TEXT_KEY, collect_mentions
+from minemig.mentions import collect_mentions, doc_text
 from minemig.nlp.gazetteer_patterns import cached_gazetteer
 from minemig.relate import findings_from_doc
 
@@ -32,7 +32,7 @@ Doc.set_extension("findings", default=None, force=True)
 @Language.component("minemig_paragraphs", assigns=["token.is_sent_start"])
 def paragraph_breaks(doc: Doc) -> Doc:
     """A line break (title / abstract section) always starts a new sentence."""
-    text = doc.user_data.get(TEXT_KEY) or doc.text
+    text = doc_text(doc)
     last_break = -1  # a token index
     position = text.find("\n")
     while position != -1:

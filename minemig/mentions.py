@@ -567,7 +567,7 @@ def _patterns_between(doc: Doc, start: int, end: int) -> Iterable[SpanMention]:
         mention = _unlisted(span, "gene", "pattern")
         if mention:
             yield mention
-    # Plain strings, not Token objects: this loop sees every token of every abstract.
+    # Plain strings, not Token objects: this loop sees every token of every searched sentence.
     words = token_texts(doc)
     for i in range(start, end):
         word = words[i]

@@ -15,12 +15,13 @@ import argparse
 import re
 import sys
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Container, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from minemig.baseline import Baseline, load_baseline
 from minemig.errors import ConfigError, MinemigError
+from minemig.mentions import UNLISTED_PREFIX
 from minemig.models import AbstractSection, Article, Finding
 from minemig.topic import load_topic
 
@@ -30,6 +31,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 Key = tuple[str, str, str, str]  # pmid, ev_type, category, entity_id
+PROJECT_PREFIX = "MINEMIG:"
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,18 @@ def normalise_id(entity_id: str) -> str:
     if ":" not in entity_id:
         return entity_id.upper()
     return entity_id
+
+
+def unlisted_gold_ids(gold: Iterable[Finding], listed: Container[str]) -> list[Finding]:
+    """Gold names a concept that no gazetteer row lists with a project id of its plain
+    name (``MINEMIG:high_content_imaging``); minemig reports such a concept as unlisted
+    (``UNLISTED:high-content imaging``). Both then compare by name."""
+    return [
+        replace(f, entity_id=UNLISTED_PREFIX + f.entity_id.split(":", 1)[1])
+        if f.entity_id.startswith(PROJECT_PREFIX) and f.entity_id not in listed
+        else f
+        for f in gold
+    ]
 
 
 def _states(findings: Iterable[Finding]) -> dict[Key, set[str]]:
@@ -257,7 +271,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.vocab is not None and reader.vocabularies is None:
             raise ConfigError(f"no vocabularies are installed in {args.vocab} (minemig vocab)")
         predicted = [f for _, fs in reader.read(a.article for a in abstracts) for f in fs]
-        gold = [f for a in abstracts for f in a.findings]
+        gold = unlisted_gold_ids(
+            (f for a in abstracts for f in a.findings), reader.gazetteer.concepts
+        )
         report = score(gold, predicted, baseline, topic.watched_ev_types)
     except MinemigError as exc:
         print(f"Error: {exc}", file=sys.stderr)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from minemig.baseline import load_baseline
-from minemig.evaluate import main, normalise_id, score
+from minemig.evaluate import main, normalise_id, score, unlisted_gold_ids
 from minemig.models import Finding
 from minemig.topic import load_topic
 
@@ -89,6 +89,26 @@ def test_unlisted_names_compare_loosely() -> None:
     )
     assert normalise_id("pld1") == "PLD1"
     assert normalise_id("GO:0001525") == "GO:0001525"
+
+
+def test_a_gold_project_id_no_gazetteer_lists_is_matched_by_name(baseline) -> None:  # type: ignore[no-untyped-def]
+    listed = {"MINEMIG:cholesterol"}
+    gold = unlisted_gold_ids(
+        [
+            finding("MINEMIG:high_content_imaging", "method"),
+            finding("MINEMIG:cholesterol", "cargo"),
+        ],
+        listed,
+    )
+    predicted = [
+        finding("UNLISTED:high-content imaging", "method"),
+        finding("MINEMIG:cholesterol", "cargo"),
+    ]
+    report = score(gold, predicted, baseline, WATCHED)
+    assert (report.all.true_positive, report.all.false_positive) == (2, 0)
+    # a listed project id is never compared by name
+    report = score(gold, [finding("UNLISTED:cholesterol", "cargo")], baseline, WATCHED)
+    assert report.all.true_positive == 0
 
 
 def test_the_command_prints_the_figures(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

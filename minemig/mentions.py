@@ -22,11 +22,21 @@ from spacy.vocab import Vocab
 from minemig.gazetteer import Concept, Gazetteer
 from minemig.lexicon import (
     CELL_SUFFIXES,
+    COMPOUND_ENDINGS,
     CONSTRUCT_TAGS,
+    DRUG_SUFFIXES,
+    EFFECT_CUES,
     EV_REFERRING_WORDS,
+    FUNCTION_CUES,
     GENE_CONTEXT_FOLLOWERS,
+    METHOD_HEADS,
+    MODULATOR_NOUNS,
+    NAME_BOUNDARY_WORDS,
+    NAME_PARTICIPLES,
     NOT_GENE_FOLLOWERS,
     NOT_GENE_SYMBOLS,
+    NOT_NAME_MODIFIERS,
+    PROCESS_HEADS,
 )
 from minemig.sizes import SizeMention, find_sizes
 
@@ -172,9 +182,12 @@ def collect_mentions(
             if mention:
                 taken.add(mention)
     defined = (m for m in _defined_symbols(doc) if _within(reach, m.start))
-    for mention in (*defined, *_pattern_candidates(doc, reach)):
+    for mention in (*defined, *_compound_candidates(doc, reach), *_pattern_candidates(doc, reach)):
         if taken.free(mention.start, mention.end):
             taken.add(mention)
+    for mention, taken_in in _phrase_candidates(doc, reach, taken):
+        if taken.free(mention.start, mention.end) or taken_in:
+            taken.replace(taken_in, mention)
     for mention in _size_mentions(doc, reach):
         if taken.free(mention.start, mention.end):
             taken.add(mention)
@@ -285,6 +298,15 @@ class _Occupancy:
     def add(self, mention: SpanMention) -> None:
         self.mentions.append(mention)
         self.tokens.update(range(mention.start, mention.end))
+
+    def at(self, index: int) -> SpanMention:
+        return next(m for m in self.mentions if m.start <= index < m.end)
+
+    def replace(self, old: Iterable[SpanMention], new: SpanMention) -> None:
+        for mention in old:
+            self.mentions.remove(mention)
+            self.tokens.difference_update(range(mention.start, mention.end))
+        self.add(new)
 
 
 def _apply_abbreviations(
@@ -597,6 +619,125 @@ def _cell_mention(doc: Doc, index: int) -> Iterable[SpanMention]:
     mention = _unlisted(doc[start : index + 1], "cell_type", "pattern")
     if mention:
         yield mention
+
+
+HYPHENS = frozenset({"-", "\u2013"})
+# Stems of the verbs that tie an entity to an EV: where a name read backwards stops.
+VERB_STEMS = tuple(sorted(set(EFFECT_CUES) | set(FUNCTION_CUES)))
+NAME_MODIFIERS_MAX = 4  # words a method's or process's name takes before its head
+_COMPOUND_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9]")
+
+
+def _compound_candidates(doc: Doc, reach: list[tuple[int, int]]) -> Iterable[SpanMention]:
+    """Compounds named right after an inhibitor-like noun ('the selective inhibitor Ly93',
+    'the dynamin inhibitor dynasore'): modulators of biogenesis. They come before the gene
+    patterns, which would read 'Ly93' as a mouse gene symbol."""
+    lowers = token_lowers(doc)
+    text = doc_text(doc)
+    for start, end in reach:
+        for i in range(start, end - 1):
+            if lowers[i] not in MODULATOR_NOUNS:
+                continue
+            match = _COMPOUND_NAME.match(text, doc[i + 1].idx)
+            if match is None:
+                continue
+            name = match.group(0)
+            lower = name.lower()
+            if lower in NAME_BOUNDARY_WORDS or not (
+                _HAS_DIGIT.search(name) or (lower.endswith(COMPOUND_ENDINGS) and len(name) > 4)
+            ):
+                continue
+            span = doc.char_span(match.start(), match.end(), alignment_mode="strict")
+            if span is not None and span.end <= end:
+                yield _compound(span)
+
+
+def _compound(span: Span) -> SpanMention:
+    return SpanMention(
+        span.start,
+        span.end,
+        span.start_char,
+        span.end_char,
+        "biogenesis",
+        UNLISTED_PREFIX + span.text.lower(),
+        span.text,
+        span.text,
+        "pattern",
+        unlisted=True,
+    )
+
+
+def _phrase_candidates(
+    doc: Doc, reach: list[tuple[int, int]], taken: _Occupancy
+) -> Iterable[tuple[SpanMention, list[SpanMention]]]:
+    """Methods, processes and drugs that no vocabulary names, each with the mentions it
+    takes in: 'by automated high-content imaging' → high-content imaging (method),
+    'accelerate osteoclast fusion' → osteoclast fusion (function, taking in the cell type),
+    'cisplatin increased migrasome output' → cisplatin (a modulator of biogenesis)."""
+    words = token_texts(doc)
+    lowers = token_lowers(doc)
+    for start, end in reach:
+        for i in range(start, end):
+            lower = lowers[i]
+            if i in taken.tokens:
+                continue
+            if lower in METHOD_HEADS:
+                kind = "method"
+            elif lower in PROCESS_HEADS:
+                kind = "function"
+            elif lower.endswith(DRUG_SUFFIXES) and len(lower) > 6 and words[i].isalpha():
+                yield _compound(doc[i : i + 1]), []
+                continue
+            else:
+                continue
+            first, taken_in = _name_start(doc, i, start, taken, kind)
+            if first < i:
+                mention = _unlisted(doc[first : i + 1], kind, "pattern")
+                if mention:
+                    yield mention, taken_in
+
+
+def _name_start(
+    doc: Doc, head: int, sentence_start: int, taken: _Occupancy, kind: str
+) -> tuple[int, list[SpanMention]]:
+    """The first token of the name ending at ``head``, read backwards over lower-case
+    modifiers; ``head`` itself when no name can be told apart. A process's name may take in
+    the cell type before it ('neutrophil recruitment'), which the caller then replaces."""
+    words = token_texts(doc)
+    lowers = token_lowers(doc)
+    first, modifiers, taken_in = head, 0, []
+    while first > sentence_start and modifiers < NAME_MODIFIERS_MAX:
+        k = first - 1
+        word, lower = words[k], lowers[k]
+        if word in HYPHENS:
+            if k == sentence_start or doc[k - 1].whitespace_ or doc[k].whitespace_:
+                break
+            first = k  # 'high-content': the word before the hyphen is read next
+            continue
+        if k in taken.tokens:
+            inside = taken.at(k)
+            singular = not lower.endswith("s") or lower.endswith("ss")
+            if kind == "function" and inside.kind == "cell_type" and singular:
+                taken_in.append(inside)  # 'T cell activation'; not 'stem cells transfer'
+                first = inside.start
+            elif kind == "function":
+                return head, []  # 'EGFR signalling': a gene's pathway, found through the gene
+            break
+        if lower in NAME_BOUNDARY_WORDS or lower in NOT_NAME_MODIFIERS:
+            break
+        if not word.isalnum() or (word != lower and k != sentence_start and not word.isdigit()):
+            if any(c.isalpha() for c in word) and not _HAS_DIGIT.search(word):
+                return head, []  # 'cGAS–STING pathway activation': a part it cannot read
+            if not _HAS_DIGIT.search(word) or not word.isalnum():
+                break
+        if lower.startswith(VERB_STEMS):
+            break  # 'accelerate osteoclast fusion': the verb of the sentence
+        if lower.endswith(("ed", "ing")) and lower not in NAME_PARTICIPLES:
+            break
+        first, modifiers = k, modifiers + 1
+    if words[first] in HYPHENS or (first > sentence_start and words[first - 1] in HYPHENS):
+        return head, []  # the name goes on into a compound it cannot read
+    return first, taken_in
 
 
 def _size_mentions(doc: Doc, reach: list[tuple[int, int]]) -> Iterable[SpanMention]:

@@ -214,3 +214,52 @@ def test_a_symbol_defined_in_the_text_replaces_the_concepts_inside_its_long_form
         (M, "cargo", "TIMP1", False, False),
         (M, "cargo", "ANXA5", False, False),
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a method named by its head noun, without the sentence's own adjective
+        (
+            "Migrasomes were quantified by automated high-content imaging.",
+            {(M, "method", "UNLISTED:high-content imaging", False, False)},
+        ),
+        # a process that takes in the cell type before its head
+        (
+            "Migrasomes released by macrophages accelerate osteoclast fusion.",
+            {
+                (M, "cell_type", "CL:0000235", False, False),
+                (M, "function", "UNLISTED:osteoclast fusion", False, False),
+            },
+        ),
+        # a compound named after 'inhibitor', which the gene patterns would read as 'LY93'
+        (
+            "Treatment with the selective inhibitor Ly93 reduced migrasome numbers.",
+            {(M, "biogenesis", "UNLISTED:ly93", False, False)},
+        ),
+        # a drug known by its name's ending
+        (
+            "Cisplatin increased migrasome output threefold.",
+            {(M, "biogenesis", "UNLISTED:cisplatin", False, False)},
+        ),
+    ],
+)
+def test_unlisted_methods_processes_and_compounds_are_found(
+    reader: Any, text: str, expected: set
+) -> None:
+    assert findings(reader, text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a name read back from its head stops at a compound it cannot read whole
+        "Migrasomes activated cGAS–STING pathway activation in macrophages.",
+        # a route of administration is not part of a process's name
+        "Migrasomes were given by intravenous transfer.",
+        # a plural cell type before a verb is the subject, not a process's name
+        "Mesenchymal stem cells transfer mitochondria.",
+    ],
+)
+def test_names_that_cannot_be_read_whole_give_no_unlisted_finding(reader: Any, text: str) -> None:
+    assert not {f for f in findings(reader, text) if f[2].startswith("UNLISTED:")}

@@ -15,7 +15,7 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import TYPE_CHECKING, NamedTuple
 
-from spacy.attrs import IDX, ORTH, SENT_START
+from spacy.attrs import ORTH, SENT_START
 from spacy.tokens import Doc, Span
 from spacy.vocab import Vocab
 
@@ -197,14 +197,6 @@ def collect_mentions(
     return _drop_non_claims(doc, found)
 
 
-# The words of EV_REFERRING_WORDS as they stand in a text, in any case. A token equal to
-# one (in lower case) is always matched here: the tokenizer splits words only where a
-# word boundary is.
-_REFERRING_WORD = re.compile(
-    r"\b(?:" + "|".join(sorted(map(re.escape, EV_REFERRING_WORDS))) + r")\b", re.IGNORECASE
-)
-
-
 def claim_sentences(doc: Doc, mentions: Iterable[SpanMention]) -> list[tuple[int, int]]:
     """Token ranges of the sentences a finding can come from: each that names an EV type,
     and each after the first such that has a word which may stand for one ('these
@@ -224,12 +216,11 @@ def _referring_sentences(doc: Doc) -> set[int]:
     """Indices (in :func:`sentence_bounds`) of the sentences with a word that may stand for
     an EV, one of ``EV_REFERRING_WORDS``; found in the text, made once per Doc."""
     if "minemig_referring" not in doc.user_data:
-        bounds = sentence_bounds(doc)
-        offsets = doc.to_array(IDX).tolist() if len(doc) else []
-        char_starts = [offsets[start] for start, _ in bounds]
+        sentence_starts = [start for start, _ in sentence_bounds(doc)]
         doc.user_data["minemig_referring"] = {
-            bisect_right(char_starts, match.start()) - 1
-            for match in _REFERRING_WORD.finditer(doc_text(doc))
+            bisect_right(sentence_starts, i) - 1
+            for i, word in enumerate(token_lowers(doc))
+            if word in EV_REFERRING_WORDS
         }
     found: set[int] = doc.user_data["minemig_referring"]
     return found

@@ -434,11 +434,18 @@ _CONSTRUCT_TAGS = CONSTRUCT_TAGS | frozenset(
 )
 
 
+# Greek letters in symbols as HGNC spells them: HIF-1α → HIF1A, IL-1β → IL1B, IFN-γ → IFNG.
+_GREEK_IN_SYMBOLS = str.maketrans(
+    {"α": "A", "β": "B", "γ": "G", "δ": "D", "ε": "E", "κ": "K", "λ": "L", "ζ": "Z"}
+)
+
+
 def normalise_symbol(text: str) -> str:
-    """Mouse and rat gene case to the human symbol's form: Tspan4 → TSPAN4, DC-STAMP → DCSTAMP."""
+    """Mouse and rat gene case to the human symbol's form: Tspan4 → TSPAN4, DC-STAMP → DCSTAMP,
+    IL-1β → IL1B."""
     if text.lower().startswith(("mir-", "let-", "microrna")):
         return text
-    return text.upper().replace("-", "")
+    return text.translate(_GREEK_IN_SYMBOLS).upper().replace("-", "")
 
 
 def _looks_like_gene(token_text: str) -> bool:
@@ -451,7 +458,13 @@ def _looks_like_gene(token_text: str) -> bool:
     return bool(_HAS_DIGIT.search(token_text)) or token_text.isupper()
 
 
-_HYPHENATED_SYMBOL = re.compile(r"\b[A-Z][A-Za-z0-9]{0,9}(?:-[A-Z0-9][A-Za-z0-9]{0,9})+\b")
+_HYPHENATED_SYMBOL = re.compile(
+    r"\b[A-Z][A-Za-z0-9]{0,9}(?:-(?:[A-Z0-9][A-Za-z0-9]{0,9}[αβγδεκλζ]?|[αβγδεκλζ]))+\b"
+)
+# Families whose name alone is no gene symbol but whose numbered or lettered members are:
+# 'IL-6', 'IFN-γ', 'TNF-α', 'HIF-1α'.
+_NUMBERED_FAMILY = re.compile(r"^(?:IL|IFN|TNF|TGF|CSF|CCL|CXCL|HIF|PKC)-")
+_MEMBER_MARK = re.compile(r"[0-9αβγδεκλζ]")
 _CELL_LINE_LIKE = re.compile(r"^(?:[A-Za-z]{3,}-?\d{2,}|[A-Za-z]{1,2}-?\d{3,}|[A-Z]+-[A-Z]+-\d+)$")
 
 
@@ -563,11 +576,13 @@ def _patterns_between(doc: Doc, start: int, end: int) -> Iterable[SpanMention]:
         if _CELL_LINE_LIKE.match(symbol) or symbol.lower() in NOT_GENE_SYMBOLS:
             continue
         if any(
-            p.lower() in NOT_GENE_SYMBOLS or p.lower() in _CONSTRUCT_TAGS or _FLUOROPHORE.match(p)
+            (p.lower() in NOT_GENE_SYMBOLS and not _NUMBERED_FAMILY.match(symbol))
+            or p.lower() in _CONSTRUCT_TAGS
+            or _FLUOROPHORE.match(p)
             for p in parts
         ):
             continue  # 'TSPAN4-GFP' is a construct of TSPAN4, matched on its own
-        if not any(_HAS_DIGIT.search(p) for p in parts) and not all(p.isupper() for p in parts):
+        if not any(_MEMBER_MARK.search(p) for p in parts) and not all(p.isupper() for p in parts):
             continue
         if parts[-1] in _ROMAN_NUMERALS:
             continue  # 'OT-I' mice, 'MHC-II': names of strains and classes, not genes

@@ -263,3 +263,40 @@ def test_unlisted_methods_processes_and_compounds_are_found(
 )
 def test_names_that_cannot_be_read_whole_give_no_unlisted_finding(reader: Any, text: str) -> None:
     assert not {f for f in findings(reader, text) if f[2].startswith("UNLISTED:")}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Greek letters spelled as HGNC spells them; family names with a member number
+        (
+            "HIF-1α was required for migrasome formation.",
+            {(M, "biogenesis", "HIF1A", False, False)},
+        ),
+        (
+            "Migrasomes released by macrophages contained IL-1β and IL-6.",
+            {
+                (M, "cell_type", "CL:0000235", False, False),
+                (M, "cargo", "IL1B", False, False),
+                (M, "cargo", "IL6", False, False),
+            },
+        ),
+        # a symbol that goes on into a compound word is still found
+        (
+            "Macrophages release DC-STAMP-containing migrasomes.",
+            {
+                (M, "cell_type", "CL:0000235", False, False),
+                (M, "cargo", "DCSTAMP", False, False),
+            },
+        ),
+        # cells exposed to a cytokine were treated with it; the cytokine marks no vesicle
+        (
+            "Exosomes were isolated from macrophages exposed to TNF-α.",
+            {(X, "cell_type", "CL:0000235", False, False)},
+        ),
+    ],
+)
+def test_cytokines_and_greek_symbols_are_read_as_genes(
+    reader: Any, text: str, expected: set
+) -> None:
+    assert findings(reader, text) == expected

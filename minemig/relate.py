@@ -980,6 +980,8 @@ def _link(doc: Doc, clause: _Clause, entity: _Participant, ev: _Participant) -> 
             found = "marker"  # 'western blotting for TSPAN4', 'immunofluorescence for CPQ'
         if not found or not _cue_allowed(word, i, entity, ev):
             continue
+        if word.startswith("expos") and i + 1 < clause.end and lowers[i + 1] == "to":
+            continue  # 'cells exposed to TNF': a treatment, not a surface mark
         if past_other and found in {"cargo", "marker"}:
             break  # 'filipin staining showed that cholesterol was concentrated in migrasomes'
         if (

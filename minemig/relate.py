@@ -700,6 +700,10 @@ def _modifies_another_noun(
                 break
     linked = 0
     while k < clause.end and lowers[k] in COMPOUND_LINKS and linked < 3:
+        if _looks_like_a_verb(lowers[k]) and texts[k - 1] not in {"-", "–"}:
+            # 'Tspan9-produced MLVs' is a compound; in 'mice lacking Tspan9 produced fewer
+            # MLVs' and 'EOGT-mCherry labelled them' the verb is the predicate
+            return False
         k += 1
         linked += 1
     if k >= clause.end or k == ev.start:

@@ -300,3 +300,28 @@ def test_cytokines_and_greek_symbols_are_read_as_genes(
     reader: Any, text: str, expected: set
 ) -> None:
     assert findings(reader, text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a verb after the entity is the predicate, not part of a compound
+        (
+            "Mice lacking Tspan4 produced fewer migrasomes.",
+            {(M, "biogenesis", "TSPAN4", False, False)},
+        ),
+        (
+            "Macrophages generated abundant migrasomes.",
+            {(M, "cell_type", "CL:0000235", False, False)},
+        ),
+        # joined by a hyphen, the same verb makes a compound
+        (
+            "Neutrophil-produced migrasomes carried CXCL12.",
+            {(M, "cell_type", "CL:0000775", False, False), (M, "cargo", "CXCL12", False, False)},
+        ),
+    ],
+)
+def test_a_past_form_after_the_entity_is_read_as_its_verb(
+    reader: Any, text: str, expected: set
+) -> None:
+    assert findings(reader, text) == expected

@@ -38,6 +38,8 @@ _SIZE_RE = re.compile(
 )
 
 _ANY_UNIT = re.compile(_UNIT + r"(?![A-Za-z])", re.IGNORECASE)
+_AREA_MARKS = frozenset({"²", "³"})
+_PER = re.compile(r"(?:\bper|/)\s*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,10 @@ def find_sizes(text: str) -> list[SizeMention]:
     if not _ANY_UNIT.search(text):
         return found  # the full pattern is slow to try at every position; most texts have no unit
     for match in _SIZE_RE.finditer(text):
+        if text[match.end() : match.end() + 1] in _AREA_MARKS:
+            continue  # 'per 100 μm² of wound bed': an area, not a diameter
+        if _PER.search(text, max(0, match.start() - 6), match.start()):
+            continue  # '4.2 per 100 µm of fibre': a unit of a density
         unit = match.group("unit").lower().replace("μ", "µ")
         scale = _UNIT_NM.get(unit)
         if scale is None:

@@ -25,6 +25,10 @@ from minemig.sizes import find_sizes
         ("3-µm migrasomes", (3000, 3000)),
         ("two microns", None),
         ("1–5 micrometres", (1000, 5000)),
+        # the unit of an area or of a density is no size of anything
+        ("12 migrasomes per 100 μm² of wound bed", None),
+        ("a density of 4.2 per 100 µm of retraction fibre", None),
+        ("one migrasome/10 µm of fibre", None),
     ],
 )
 def test_sizes_are_read_in_nanometres(text: str, expected: tuple[int, int] | None) -> None:

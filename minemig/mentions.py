@@ -459,13 +459,15 @@ def _looks_like_gene(token_text: str) -> bool:
 
 
 _HYPHENATED_SYMBOL = re.compile(
-    r"\b[A-Z][A-Za-z0-9]{0,9}(?:-(?:[A-Z0-9][A-Za-z0-9]{0,9}[αβγδεκλζ]?|[αβγδεκλζ]))+\b"
+    r"(?<!\d-)\b[A-Z][A-Za-z0-9]{0,9}(?:-(?:[A-Z0-9][A-Za-z0-9]{0,9}[αβγδεκλζ]?|[αβγδεκλζ]))+\b"
 )
 # Families whose name alone is no gene symbol but whose numbered or lettered members are:
 # 'IL-6', 'IFN-γ', 'TNF-α', 'HIF-1α'.
 _NUMBERED_FAMILY = re.compile(r"^(?:IL|IFN|TNF|TGF|CSF|CCL|CXCL|HIF|PKC)-")
 _MEMBER_MARK = re.compile(r"[0-9αβγδεκλζ]")
-_CELL_LINE_LIKE = re.compile(r"^(?:[A-Za-z]{3,}-?\d{2,}|[A-Za-z]{1,2}-?\d{3,}|[A-Z]+-[A-Z]+-\d+)$")
+_CELL_LINE_LIKE = re.compile(
+    r"^(?:[A-Za-z]{3,}-?\d{2,}|[A-Za-z]{1,2}-?\d{3,}|[A-Z]+-[A-Z]+-\d+|[A-Z]\d+-[A-Z]\d+)$"
+)
 
 
 def _defined_symbols(doc: Doc) -> Iterable[SpanMention]:
@@ -602,7 +604,7 @@ def _patterns_between(doc: Doc, start: int, end: int) -> Iterable[SpanMention]:
         lower = word.lower()
         following = words[i + 1].lower() if i + 1 < len(words) else ""
         if _looks_like_gene(word):
-            if following in NOT_GENE_FOLLOWERS:
+            if following in NOT_GENE_FOLLOWERS or _in_cell_line_name(words, i):
                 continue
             if not _HAS_DIGIT.search(word) and following not in GENE_CONTEXT_FOLLOWERS:
                 continue  # all-capital words without digits are too often acronyms
@@ -613,6 +615,19 @@ def _patterns_between(doc: Doc, start: int, end: int) -> Iterable[SpanMention]:
             if lower in {"cell", "cells"}:
                 continue
             yield from _cell_mention(doc, i)
+
+
+def _in_cell_line_name(words: list[str], i: int) -> bool:
+    """Whether token ``i`` is part of a hyphenated cell line's name: 'B16-F10', '4175-LM2'."""
+    if i >= 2 and words[i - 1] == "-":
+        before = words[i - 2]
+        if before.isdigit() or _CELL_LINE_LIKE.match(f"{before}-{words[i]}"):
+            return True
+    return (
+        i + 2 < len(words)
+        and words[i + 1] == "-"
+        and bool(_CELL_LINE_LIKE.match(f"{words[i]}-{words[i + 2]}"))
+    )
 
 
 def _cell_mention(doc: Doc, index: int) -> Iterable[SpanMention]:

@@ -314,6 +314,11 @@ def test_cytokines_and_greek_symbols_are_read_as_genes(
             "Macrophages generated abundant migrasomes.",
             {(M, "cell_type", "CL:0000235", False, False)},
         ),
+        # 'fewer migrasomes' speaks of how many formed
+        (
+            "Depletion of TSPAN4 resulted in fewer migrasomes.",
+            {(M, "biogenesis", "TSPAN4", False, False)},
+        ),
         # joined by a hyphen, the same verb makes a compound
         (
             "Neutrophil-produced migrasomes carried CXCL12.",
@@ -325,3 +330,14 @@ def test_a_past_form_after_the_entity_is_read_as_its_verb(
     reader: Any, text: str, expected: set
 ) -> None:
     assert findings(reader, text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Exosomes were secreted by murine B16-F10 melanoma cells.",
+        "We compared exosomes released by lung-tropic (4175-LM2) derivatives of the line.",
+    ],
+)
+def test_hyphenated_cell_line_names_are_not_genes(reader: Any, text: str) -> None:
+    assert not {f for f in findings(reader, text) if f[1] == "cargo"}

@@ -1131,6 +1131,10 @@ def _choose_links(
     return chosen
 
 
+# Words right before an EV that speak of how many formed.
+EV_COUNT_WORDS = frozenset({"fewer", "more"})
+
+
 def _ev_is_formation(doc: Doc, clause: _Clause, ev: _Participant) -> bool:
     """'migrasome formation', 'formation of migrasomes', 'cells formed fewer migrasomes'."""
     if ev.start == ev.end:
@@ -1143,6 +1147,8 @@ def _ev_is_formation(doc: Doc, clause: _Clause, ev: _Participant) -> bool:
     ):
         return True
     before = lowers[max(clause.start, ev.start - 4) : ev.start]
+    if before and before[-1] in EV_COUNT_WORDS:
+        return True  # 'resulted in fewer migrasomes': the number formed
     if "of" in before:
         index = len(before) - 1 - before[::-1].index("of")
         if any(w in FORMATION_NOUNS for w in before[:index]):

@@ -8,6 +8,7 @@ no parsing either.
 
 from __future__ import annotations
 
+import gc
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -107,6 +108,20 @@ def test_read_batches_keeps_order_and_empty_batches(parallel: Any) -> None:
         [a.pmid for a in batch] for batch in batches
     ]
     assert all(f.pmid == a.pmid for batch in results for a, fs in batch for f in fs)
+
+
+def test_the_collector_skips_the_pipeline_only_while_reading(reader: Any) -> None:
+    articles = [a for a in iter_records(article_set(corpus(5))) if isinstance(a, Article)]
+    reading = reader.read(articles)
+    next(reading)
+    assert gc.get_freeze_count() > 0  # the objects alive when reading began are set aside
+    rest = list(reading)
+    assert len(rest) == 4
+    assert gc.get_freeze_count() == 0  # and handed back once reading is done
+    abandoned = reader.read(articles)
+    next(abandoned)
+    abandoned.close()  # a caller that stops early hands them back too
+    assert gc.get_freeze_count() == 0
 
 
 def test_ingest_with_workers_stores_what_one_process_stores(

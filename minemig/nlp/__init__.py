@@ -16,7 +16,6 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -151,6 +150,7 @@ class Reader:
                 self.model,
                 self.vocabulary_dir,
             )
+            _set_aside_from_collector()
         return self._nlp
 
     @property
@@ -216,8 +216,7 @@ class Reader:
     def read(self, articles: Iterable[Article]) -> Iterator[tuple[Article, list[Finding]]]:
         """Each article with its findings, in order, reading as the articles come in."""
         if self.workers <= 1:
-            with long_lived_objects_set_aside():
-                yield from self._read_here(articles)
+            yield from self._read_here(articles)
             return
         for results in self.read_batches(_chunks(articles, WORKER_CHUNK * self.workers * 2)):
             yield from results
@@ -232,16 +231,9 @@ class Reader:
         which keeps memory bounded however long the input.
         """
         if self.workers <= 1:
-            with long_lived_objects_set_aside():
-                for batch in batches:
-                    yield list(self._read_here(batch))
+            for batch in batches:
+                yield list(self._read_here(batch))
             return
-        with long_lived_objects_set_aside():  # the parent parses and stores meanwhile
-            yield from self._read_in_pool(batches)
-
-    def _read_in_pool(
-        self, batches: Iterable[Sequence[Article]]
-    ) -> Iterator[list[tuple[Article, list[Finding]]]]:
         pool = self._start_pool()
         ahead: deque[tuple[Sequence[Article], list[Future[list[list[Finding]]]]]] = deque()
         try:
@@ -358,20 +350,17 @@ def _collect(
 _worker_reader: Reader | None = None
 
 
-@contextmanager
-def long_lived_objects_set_aside() -> Iterator[None]:
-    """Keep the cyclic garbage collector off the objects alive when reading starts.
+def _set_aside_from_collector() -> None:
+    """Keep the cyclic garbage collector off a pipeline just built.
 
-    Reading allocates many short-lived containers, so the collector runs often, and each
-    full collection would walk the whole pipeline, gazetteer and vocabulary again (about
-    100,000 objects that live as long as the reader). They are set aside while reading
-    (``gc.freeze``) and handed back after; what reading itself makes is collected as usual.
+    The pipeline, its gazetteer and vocabularies (about 100,000 objects) live as long as
+    the reader, while reading allocates many short-lived containers, so the collector runs
+    often, and each full collection would walk them all again. What is garbage now is
+    collected, and what is left is frozen (``gc.freeze``): once per pipeline built, so what
+    is set aside stays bounded however much is read.
     """
+    gc.collect()
     gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 
 def _start_worker(
@@ -390,7 +379,6 @@ def _start_worker(
         gazetteer_files, abbreviation_files, model, batch_size, vocabulary_dir=vocabulary_dir
     )
     _worker_reader.nlp  # noqa: B018  built now, while the parent is still parsing
-    gc.freeze()  # the pipeline lives as long as the worker (see long_lived_objects_set_aside)
 
 
 def _leave_with_parent() -> None:

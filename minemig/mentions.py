@@ -170,9 +170,9 @@ def collect_mentions(
     if vocabularies is not None:
         from minemig.nlp.vocabulary import vocabulary_mentions  # it builds on SpanMention
 
-        for found_in_vocabulary in vocabulary_mentions(doc, vocabularies, taken.tokens):
+        for found_in_vocabulary in vocabulary_mentions(doc, vocabularies):
             if _within(reach, found_in_vocabulary.start):
-                taken.add(found_in_vocabulary)
+                taken.add_unless_shadowed(found_in_vocabulary)
     for ent in ents:
         kind = MODEL_LABEL_KINDS.get(ent.label_)
         if not kind or ent.ent_id_ or not _within(reach, ent.start):
@@ -289,6 +289,23 @@ class _Occupancy:
     def add(self, mention: SpanMention) -> None:
         self.mentions.append(mention)
         self.tokens.update(range(mention.start, mention.end))
+
+    def add_unless_shadowed(self, mention: SpanMention) -> None:
+        """Add ``mention`` where it is free, or in place of the mentions of its kind that it
+        strictly contains ('idiopathic pulmonary fibrosis' over 'pulmonary fibrosis'):
+        the more specific term wins."""
+        if self.free(mention.start, mention.end):
+            self.add(mention)
+            return
+        inside = [m for m in self.mentions if m.start < mention.end and mention.start < m.end]
+        if all(
+            m.kind == mention.kind
+            and mention.start <= m.start
+            and m.end <= mention.end
+            and m.end - m.start < mention.end - mention.start
+            for m in inside
+        ):
+            self.replace(inside, mention)
 
     def at(self, index: int) -> SpanMention:
         return next(m for m in self.mentions if m.start <= index < m.end)

@@ -200,6 +200,12 @@ synonym: "cerebral ischaemia" EXACT []
 is_a: DOID:7 ! disease of anatomical entity
 
 [Term]
+id: DOID:9352
+name: type 2 diabetes mellitus
+synonym: "type 2 diabetes" EXACT []
+is_a: DOID:7 ! disease of anatomical entity
+
+[Term]
 id: DOID:9999
 name: an obsolete disease
 is_obsolete: true
@@ -341,7 +347,7 @@ def test_install_compiles_each_release_and_list_shows_version_checksum_and_terms
     infos = {info.name: info for info in installed_vocabularies()}
     assert infos["hgnc"].terms == len(GENES) - 1  # the withdrawn entry is left out
     assert infos["cl"].terms == 3  # not the root 'cell', not the obsolete term
-    assert infos["doid"].terms == 3  # not the root, its child or the obsolete term
+    assert infos["doid"].terms == 4  # not the root, its child or the obsolete term
     assert infos["go"].terms == 3  # biological processes below the root's children only
     assert infos["cl"].source == "cl-basic.obo.gz"
     assert sorted(p.name for p in (data_dir / "vocab").iterdir()) == sorted(
@@ -735,7 +741,8 @@ def test_the_reader_names_unlisted_entities_by_their_vocabulary_ids(
     topic = load_topic("migrasome")
     text = (
         "Knockdown of YAP65 abolished migrasome formation. "
-        "Migrasomes carried catalase (CAT) to recipient cells."
+        "Migrasomes carried catalase (CAT) to recipient cells. "
+        "Urinary migrasomes were elevated in patients with type 2 diabetes."
     )
     article = Article(pmid="1", title="", abstract_sections=(AbstractSection(text),))
 
@@ -749,5 +756,9 @@ def test_the_reader_names_unlisted_entities_by_their_vocabulary_ids(
     assert ("biogenesis", "YAP65", True) in plain
     assert ("biogenesis", "YAP1", True) in with_vocab  # the alias named by its approved symbol
     assert ("cargo", "CAT", True) in with_vocab  # a guarded symbol its definition supports
+    # the vocabulary's more specific term wins over the gazetteer's term inside it
+    assert ("disease", "DOID:9351", False) in plain
+    assert ("disease", "DOID:9352", True) in with_vocab
+    assert ("disease", "DOID:9351", False) not in with_vocab
     assert "+vocab." not in plain_version
     assert vocab_version.startswith(plain_version + "+vocab.")

@@ -914,6 +914,25 @@ HEDGE_STEMS = (
     "hint",
 )
 # "indicate" reports a result as often as it hedges one; count it only in these forms.
+# Hedging adverbs: cue stems never match an adverb ('markedly' is no 'marked'), these are
+# hedges all the same.
+HEDGE_ADVERBS = frozenset(
+    {
+        "potentially",
+        "possibly",
+        "presumably",
+        "likely",
+        "unlikely",
+        "probably",
+        "putatively",
+        "conceivably",
+        "plausibly",
+        "hypothetically",
+        "apparently",
+        "seemingly",
+        "supposedly",
+    }
+)
 HEDGE_EXCLUDED_FORMS = frozenset({"indicated", "indicating", "indicates", "indicate", "remains"})
 
 CLAUSE_CONNECTIVES = frozenset(

@@ -35,6 +35,7 @@ from minemig.lexicon import (
     FORMATION_VERBS_OF_EV,
     FUNCTION_CUES,
     GLUE_WORDS,
+    HEDGE_ADVERBS,
     HEDGE_EXCLUDED_FORMS,
     HEDGE_STEMS,
     MARKER_CUES,
@@ -552,7 +553,15 @@ def _carry_subject(
         or (
             opener in {"but", "and", "whereas", "while"}
             and len(first_words) > 1
-            and first_words[1] in AUXILIARIES
+            and (
+                first_words[1] in AUXILIARIES
+                or first_words[1] == "not"
+                # 'absent from migrasomes but present in exosomes': a predicate, no subject
+                or (
+                    clause.start + 1 not in clause.mention_at
+                    and bool(_stem_in(first_words[1], ALL_CUES))
+                )
+            )
         )
     )
     if not elided or not previous.mentions:
@@ -1379,6 +1388,8 @@ def _hedged(doc: Doc, clause: _Clause) -> bool:
         word = lowers[i]
         if word in HEDGE_EXCLUDED_FORMS:
             continue
+        if word in HEDGE_ADVERBS:
+            return True
         stem = _stem_in(word, HEDGE_STEMS)
         if not stem:
             continue

@@ -341,3 +341,26 @@ def test_a_past_form_after_the_entity_is_read_as_its_verb(
 )
 def test_hyphenated_cell_line_names_are_not_genes(reader: Any, text: str) -> None:
     assert not {f for f in findings(reader, text) if f[1] == "cargo"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # hedging adverbs, which no cue stem matches
+        (
+            "Migrasomes likely carry CXCL12.",
+            {(M, "cargo", "CXCL12", False, True)},
+        ),
+        (
+            "Migrasomes potentially mediate the transfer of mRNA.",
+            {(M, "cargo", "MINEMIG:mrna", False, True)},
+        ),
+        # a second predicate after 'but' keeps the subject of the first
+        (
+            "CD63 was absent from migrasomes but present in exosomes.",
+            {(M, "marker", "CD63", True, False), (X, "marker", "CD63", False, False)},
+        ),
+    ],
+)
+def test_hedging_adverbs_and_elided_subjects(reader: Any, text: str, expected: set) -> None:
+    assert findings(reader, text) == expected

@@ -21,8 +21,7 @@ from pathlib import Path
 
 from minemig.baseline import Baseline, load_baseline
 from minemig.errors import ConfigError, MinemigError
-from minemig.mentions import UNLISTED_PREFIX
-from minemig.models import AbstractSection, Article, Finding
+from minemig.models import UNLISTED_PREFIX, AbstractSection, Article, Finding
 from minemig.topic import load_topic
 
 if sys.version_info >= (3, 11):

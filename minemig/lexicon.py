@@ -913,7 +913,6 @@ HEDGE_STEMS = (
     "candidate",
     "hint",
 )
-# "indicate" reports a result as often as it hedges one; count it only in these forms.
 # Hedging adverbs: cue stems never match an adverb ('markedly' is no 'marked'), these are
 # hedges all the same.
 HEDGE_ADVERBS = frozenset(
@@ -933,6 +932,7 @@ HEDGE_ADVERBS = frozenset(
         "supposedly",
     }
 )
+# "indicate" reports a result as often as it hedges one; count it only in these forms.
 HEDGE_EXCLUDED_FORMS = frozenset({"indicated", "indicating", "indicates", "indicate", "remains"})
 
 CLAUSE_CONNECTIVES = frozenset(

@@ -38,12 +38,13 @@ from minemig.lexicon import (
     NOT_NAME_MODIFIERS,
     PROCESS_HEADS,
 )
+from minemig.models import UNLISTED_PREFIX
 from minemig.sizes import SizeMention, find_sizes
+from minemig.vocab.normalise import HYPHENS
 
 if TYPE_CHECKING:
     from minemig.vocab.store import Vocabularies
 
-UNLISTED_PREFIX = "UNLISTED:"
 
 # Labels of scispaCy NER models (bionlp13cg, craft, jnlpba, bc5cdr, core_sci) → our kinds.
 MODEL_LABEL_KINDS = {
@@ -659,7 +660,8 @@ def _cell_mention(doc: Doc, index: int) -> Iterable[SpanMention]:
         yield mention
 
 
-HYPHENS = frozenset({"-", "\u2013"})
+# What joins the parts of a compound name: hyphens, and the en dash of 'cGAS–STING'.
+COMPOUND_JOINERS = HYPHENS | {"\u2013"}
 # Stems of the verbs that tie an entity to an EV: where a name read backwards stops.
 VERB_STEMS = tuple(sorted(set(EFFECT_CUES) | set(FUNCTION_CUES)))
 NAME_MODIFIERS_MAX = 4  # words a method's or process's name takes before its head
@@ -747,7 +749,7 @@ def _name_start(
     while first > sentence_start and modifiers < NAME_MODIFIERS_MAX:
         k = first - 1
         word, lower = words[k], lowers[k]
-        if word in HYPHENS:
+        if word in COMPOUND_JOINERS:
             if k == sentence_start or doc[k - 1].whitespace_ or doc[k].whitespace_:
                 break
             first = k  # 'high-content': the word before the hyphen is read next
@@ -763,17 +765,21 @@ def _name_start(
             break
         if lower in NAME_BOUNDARY_WORDS or lower in NOT_NAME_MODIFIERS:
             break
-        if not word.isalnum() or (word != lower and k != sentence_start and not word.isdigit()):
-            if any(c.isalpha() for c in word) and not _HAS_DIGIT.search(word):
+        has_digit = bool(_HAS_DIGIT.search(word))
+        if not word.isalnum():
+            if any(c.isalpha() for c in word) and not has_digit:
                 return head, []  # 'cGAS–STING pathway activation': a part it cannot read
-            if not _HAS_DIGIT.search(word) or not word.isalnum():
-                break
+            break  # punctuation
+        if word != lower and k != sentence_start and not has_digit:
+            return head, []  # a symbol or a proper name before the head: 'STING pathway'
         if lower.startswith(VERB_STEMS):
             break  # 'accelerate osteoclast fusion': the verb of the sentence
         if lower.endswith(("ed", "ing")) and lower not in NAME_PARTICIPLES:
             break
         first, modifiers = k, modifiers + 1
-    if words[first] in HYPHENS or (first > sentence_start and words[first - 1] in HYPHENS):
+    if words[first] in COMPOUND_JOINERS or (
+        first > sentence_start and words[first - 1] in COMPOUND_JOINERS
+    ):
         return head, []  # the name goes on into a compound it cannot read
     return first, taken_in
 

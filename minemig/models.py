@@ -93,6 +93,10 @@ class SkippedRecord:
     source: str = ""
 
 
+# Prefix of the ids of entities no gazetteer row or vocabulary names: UNLISTED:<name>.
+UNLISTED_PREFIX = "UNLISTED:"
+
+
 @dataclass(frozen=True)
 class Finding:
     """One claim: an EV type tied to one entity, in one sentence of one article."""

@@ -52,6 +52,7 @@ from minemig.lexicon import (
 )
 from minemig.mentions import (
     BY_START,
+    COMPOUND_JOINERS,
     SpanMention,
     claim_sentences,
     doc_text,
@@ -709,7 +710,7 @@ def _modifies_another_noun(
                 break
     linked = 0
     while k < clause.end and lowers[k] in COMPOUND_LINKS and linked < 3:
-        if _looks_like_a_verb(lowers[k]) and texts[k - 1] not in {"-", "–"}:
+        if _looks_like_a_verb(lowers[k]) and texts[k - 1] not in COMPOUND_JOINERS:
             # 'Tspan9-produced MLVs' is a compound; in 'mice lacking Tspan9 produced fewer
             # MLVs' and 'EOGT-mCherry labelled them' the verb is the predicate
             return False

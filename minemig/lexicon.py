@@ -165,6 +165,7 @@ EFFECT_CUES = (
     "modulat",
     "affect",
     "alter",
+    "chang",
     "attenuat",
     "diminish",
     "augment",
@@ -176,6 +177,9 @@ EFFECT_CUES = (
     "maintain",
     "stimulat",
     "accelerat",
+    "lengthen",
+    "shorten",
+    "elongat",
     "limit",
     "lower",
     "rais",
@@ -796,6 +800,7 @@ FORMATION_NOUNS = frozenset(
         "abundance",
         "assembly",
         "growth",
+        "nucleation",
         "genesis",
         "shedding",
         "budding",
@@ -811,8 +816,11 @@ FORMATION_NOUNS = frozenset(
         "rate",
         "rates",
         "size",
+        "length",
     }
 )
+# Words that make "before migrasome formation" a time, not a place.
+TIME_PREPOSITIONS = frozenset({"before", "after", "during", "until", "preceding", "following"})
 FORMATION_VERBS_OF_EV = ("form", "generat", "produc", "releas", "bud", "assembl", "shed")
 
 # -- scope of a claim --------------------------------------------------------------

@@ -48,6 +48,7 @@ from minemig.lexicon import (
     REQUIREMENT_CUES,
     STRONG_MARKER_CUES,
     SUBJECT_CARRYING_STARTS,
+    TIME_PREPOSITIONS,
     TRANSPARENT_HEADS,
 )
 from minemig.mentions import (
@@ -720,6 +721,8 @@ def _modifies_another_noun(
         return False
     if any(w in PERTURBED_LINKS for w in lowers[entity.end : k + 1]):
         return False  # 'Cd151-deficient macrophages produced fewer migrasomes' is about CD151
+    if lowers[k] in VERB_PREFIXES and k + 2 < clause.end and texts[k + 1] in COMPOUND_JOINERS:
+        k += 2  # 'Sms2 co-localised', 'TSPAN4 re-expressed': the word is the verb after it
     head, head_is_alpha = lowers[k], texts[k].isalpha()
     if not head_is_alpha or head in GLUE_WORDS or head in TRANSPARENT_HEADS:
         return linked > 0 and head_is_alpha and head not in GLUE_WORDS
@@ -734,6 +737,7 @@ def _modifies_another_noun(
     return not _cue_class(head, classes) or linked > 0
 
 
+VERB_PREFIXES = frozenset({"co", "re"})  # split from their verb by the tokenizer
 NOT_VERBS_IN_ED = frozenset({"bed", "seed", "speed", "red", "need", "feed", "breed", "shed"})
 
 
@@ -842,6 +846,11 @@ def _coordinated(doc: Doc, clause: _Clause, a: SpanMention, b: SpanMention) -> b
     return len(between) <= 6 and all(
         w in COORDINATION_WORDS or w in CONSTRUCT_TAGS for w in between
     )
+
+
+def _says_colocalised(lowers: list[str], i: int) -> bool:
+    """'co-localised with CD63 in migrasomes': both molecules mark the EV."""
+    return lowers[i].startswith("coloc") or (i > 1 and lowers[i - 2 : i] == ["co", "-"])
 
 
 def _cue_allowed(word: str, i: int, entity: _Participant, ev: _Participant) -> bool:
@@ -1003,6 +1012,7 @@ def _link(doc: Doc, clause: _Clause, entity: _Participant, ev: _Participant) -> 
             and in_path
             and kind in MOLECULAR_KINDS
             and found in {"cargo", "marker"}
+            and not _says_colocalised(lowers, i)
             and any(
                 m.kind in MOLECULAR_KINDS
                 and m is not entity.mention
@@ -1141,8 +1151,9 @@ def _choose_links(
     return chosen
 
 
-# Words right before an EV that speak of how many formed.
+# Words right before an EV that speak of how many formed, or how long they grew.
 EV_COUNT_WORDS = frozenset({"fewer", "more"})
+EV_LENGTH_VERBS = ("lengthen", "shorten", "elongat")
 
 
 def _ev_is_formation(doc: Doc, clause: _Clause, ev: _Participant) -> bool:
@@ -1159,6 +1170,8 @@ def _ev_is_formation(doc: Doc, clause: _Clause, ev: _Participant) -> bool:
     before = lowers[max(clause.start, ev.start - 4) : ev.start]
     if before and before[-1] in EV_COUNT_WORDS:
         return True  # 'resulted in fewer migrasomes': the number formed
+    if before and _stem_in(before[-1], EV_LENGTH_VERBS):
+        return True  # 'blebbistatin lengthened RFs': how far they grew
     if "of" in before:
         index = len(before) - 1 - before[::-1].index("of")
         if any(w in FORMATION_NOUNS for w in before[:index]):
@@ -1199,6 +1212,13 @@ def _classify(
         ):
             # 'mice lacking Tspan9 produced fewer MLVs': a perturbation, not a marker
             return "biogenesis", f"regulates_formation:{link.cue}"
+        if link.cue_class in {"marker", "cargo"} and (
+            (formation and _names_a_time(lowers, ev))
+            or _in_relative_clause(lowers, clause, entity, ev)
+        ):
+            # 'accumulated along RFs before migrasome nucleation', 'along RFs that
+            # prefigured migrasome positions': the place is the nearer EV, not this one
+            return None
         if link.cue_class == "origin":
             return "biogenesis", f"forms_from:{link.cue}"
         if link.cue_class == "effect" or (link.cue_class == "producer" and formation):
@@ -1233,6 +1253,30 @@ def _classify(
     if kind == "method":
         return "method", f"studied_by:{link.cue}"
     return None
+
+
+RELATIVE_WORDS = frozenset({"that", "which", "where", "whose"})
+
+
+def _in_relative_clause(
+    lowers: list[str], clause: _Clause, entity: _Participant, ev: _Participant
+) -> bool:
+    """Whether ``ev`` sits in a relative clause about another EV between it and the entity."""
+    if entity.start > ev.start:
+        return False
+    return any(
+        other.kind == "ev_type"
+        and entity.end <= other.start
+        and other.end < ev.start
+        and lowers[other.end] in RELATIVE_WORDS
+        for other in clause.mentions
+    )
+
+
+def _names_a_time(lowers: list[str], ev: _Participant) -> bool:
+    """'before migrasome nucleation', 'prior to migrasome formation': the EV dates a claim."""
+    before = lowers[max(0, ev.start - 2) : ev.start]
+    return bool(before) and (before[-1] in TIME_PREPOSITIONS or before == ["prior", "to"])
 
 
 def _compound_category(kind: str, between: list[str], entity_first: bool) -> tuple[str, str] | None:

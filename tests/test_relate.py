@@ -364,3 +364,60 @@ def test_hyphenated_cell_line_names_are_not_genes(reader: Any, text: str) -> Non
 )
 def test_hedging_adverbs_and_elided_subjects(reader: Any, text: str, expected: set) -> None:
     assert findings(reader, text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # the place is the fibre; the migrasome only dates the observation
+        (
+            "PIGK gathered into puncta along retraction fibres before migrasome formation.",
+            {(R, "marker", "PIGK", False, False)},
+        ),
+        (
+            "NDST1 was enriched on retraction fibres prior to migrasome biogenesis.",
+            {(R, "marker", "NDST1", False, False)},
+        ),
+        # the migrasome sits in a relative clause about the fibre
+        (
+            "CPQ was concentrated on retraction fibres that later gave rise to migrasomes.",
+            {(R, "marker", "CPQ", False, False)},
+        ),
+        # without such a clause the migrasome is still the place
+        (
+            "CPQ was concentrated in migrasomes that formed on retraction fibres.",
+            {(M, "marker", "CPQ", False, False)},
+        ),
+    ],
+)
+def test_an_ev_named_as_a_time_or_in_a_relative_clause_is_not_the_place(
+    reader: Any, text: str, expected: set
+) -> None:
+    assert findings(reader, text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # 'co-' is split from its verb; both molecules mark the EV
+        (
+            "NDST1 co-localised with PIGK on migrasomes.",
+            {(M, "marker", "NDST1", False, False), (M, "marker", "PIGK", False, False)},
+        ),
+        (
+            "CPQ colocalized with TSPAN4 in migrasomes.",
+            {(M, "marker", "CPQ", False, False), (M, "marker", "TSPAN4", False, False)},
+        ),
+        # a factor that makes fibres longer or shorter acts on their formation
+        (
+            "Depletion of TSPAN4 shortened retraction fibres.",
+            {(R, "biogenesis", "TSPAN4", False, False)},
+        ),
+        (
+            "Loss of PIGK did not change retraction fibre length.",
+            {(R, "biogenesis", "PIGK", True, False)},
+        ),
+    ],
+)
+def test_colocalisation_and_fibre_length(reader: Any, text: str, expected: set) -> None:
+    assert findings(reader, text) == expected

@@ -69,9 +69,13 @@ MARKER_CUES = (
     "coloc",
     "puncta",
     "punctate",
+    "restrict",
+    "confin",
     "+",
     "on",
 )
+# Marker cues that speak of a place only when "to" follows: 'restricted to migrasomes'.
+MARKER_CUES_BEFORE_TO = ("restrict", "confin")
 CARGO_CUES = (
     "contain",
     "carr",
@@ -347,7 +351,7 @@ PRODUCER_CUES = (
     "deposit",
     "emit",
     "bud",
-    "originat",
+    "origin",
     "arise",
     "arose",
     "lay",
@@ -1306,6 +1310,17 @@ GENE_CONTEXT_FOLLOWERS = frozenset(
         "activity",
     }
 )
+# Adjectives that name the cell type an EV comes from when they modify it ('endothelial
+# migrasomes', 'of mesenchymal origin'); the ids are gazetteer rows.
+CELL_ADJECTIVES = {
+    "epithelial": "CL:0000066",
+    "endothelial": "CL:0000115",
+    "mesenchymal": "CL:0008019",
+    "neuronal": "CL:0000540",
+    "microglial": "CL:0000129",
+    "astrocytic": "CL:0000127",
+    "osteoclastic": "CL:0000092",
+}
 CELL_SUFFIXES = (
     "cytes",
     "cyte",

@@ -21,6 +21,7 @@ from spacy.vocab import Vocab
 
 from minemig.gazetteer import Concept, Gazetteer
 from minemig.lexicon import (
+    CELL_ADJECTIVES,
     CELL_SUFFIXES,
     COMPOUND_ENDINGS,
     CONSTRUCT_TAGS,
@@ -182,6 +183,8 @@ def collect_mentions(
             mention = _unlisted(ent, kind, "model")
             if mention:
                 taken.add(mention)
+    for mention in _cell_adjectives(doc, gazetteer, reach, taken):
+        taken.add(mention)
     defined = (m for m in _defined_symbols(doc) if _within(reach, m.start))
     for mention in (*defined, *_compound_candidates(doc, reach), *_pattern_candidates(doc, reach)):
         if taken.free(mention.start, mention.end):
@@ -310,6 +313,9 @@ class _Occupancy:
 
     def at(self, index: int) -> SpanMention:
         return next(m for m in self.mentions if m.start <= index < m.end)
+
+    def covering(self, index: int) -> SpanMention | None:
+        return self.at(index) if index in self.tokens else None
 
     def replace(self, old: Iterable[SpanMention], new: SpanMention) -> None:
         for mention in old:
@@ -626,13 +632,55 @@ def _patterns_between(doc: Doc, start: int, end: int) -> Iterable[SpanMention]:
                 continue
             if not _HAS_DIGIT.search(word) and following not in GENE_CONTEXT_FOLLOWERS:
                 continue  # all-capital words without digits are too often acronyms
-            mention = _unlisted(doc[i : i + 1], "gene", "pattern")
+            end_of_symbol = i + 2 if _unit_split_off(doc, words, i) else i + 1
+            mention = _unlisted(doc[i:end_of_symbol], "gene", "pattern")
             if mention:
                 yield mention
         elif lower.endswith(CELL_SUFFIXES) and word.isalpha() and len(word) > 6:
             if lower in {"cell", "cells"}:
                 continue
             yield from _cell_mention(doc, i)
+
+
+def _unit_split_off(doc: Doc, words: list[str], i: int) -> bool:
+    """Whether the tokenizer cut a unit-like ending off the symbol at ``i``: 'PI4KB' is
+    tokenized as 'PI4' 'KB' (kilobases), 'PIP5KA' likewise."""
+    if i + 1 >= len(words):
+        return False
+    rest = words[i + 1]
+    return (
+        len(rest) <= 3
+        and rest.isalpha()
+        and rest.isupper()
+        and bool(_GENE_SYMBOL.match(words[i] + rest))
+        and doc[i].whitespace_ == ""
+    )
+
+
+def _cell_adjectives(
+    doc: Doc, gazetteer: Gazetteer, reach: list[tuple[int, int]], taken: _Occupancy
+) -> Iterable[SpanMention]:
+    """Cell types named by an adjective that modifies an EV: 'endothelial migrasomes',
+    'epithelial and fibroblast migrasomes', 'migrasomes of mesenchymal origin'. Elsewhere
+    such an adjective names no cell ('epithelial–mesenchymal transition')."""
+    lowers = token_lowers(doc)
+    for start, end in reach:
+        for i in range(start, end - 1):
+            concept = CELL_ADJECTIVES.get(lowers[i])
+            if concept is None or not taken.free(i, i + 1):
+                continue
+            k = i + 1
+            while k + 1 < end and lowers[k] in {"and", "or", ","}:
+                k += 1  # 'epithelial and fibroblast migrasomes': past the coordinated cell
+                held = taken.covering(k)
+                if held is None or held.kind != "cell_type":
+                    break
+                k = held.end
+            held = taken.covering(k)
+            if lowers[k] in {"origin", "origins"} or (held is not None and held.kind == "ev_type"):
+                found = gazetteer.get(concept)
+                if found is not None:
+                    yield from _from_span(doc[i : i + 1], found, "gazetteer")
 
 
 def _in_cell_line_name(words: list[str], i: int) -> bool:

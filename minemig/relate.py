@@ -39,6 +39,7 @@ from minemig.lexicon import (
     HEDGE_EXCLUDED_FORMS,
     HEDGE_STEMS,
     MARKER_CUES,
+    MARKER_CUES_BEFORE_TO,
     METHOD_CUES,
     NEGATION_WORDS,
     NOT_A_NEGATION_AFTER,
@@ -422,8 +423,12 @@ def _individually_negated(doc: Doc, clause_start: int, mentions: list[SpanMentio
     occupied = {i for m in mentions for i in range(m.start, m.end)}
     texts, lowers = token_texts(doc), token_lowers(doc)
     last = len(texts) - 1
+    modifier_at = {i: c for c in mentions if c.kind == "cell_type" for i in range(c.start, c.end)}
     for m in mentions:
         k = m.start - 1
+        if m.kind == "ev_type":
+            while k in modifier_at:
+                k = modifier_at[k].start - 1  # 'but not neutrophil migrasomes'
         skipped = 0
         while k >= clause_start and skipped < 6 and k not in occupied:
             lower, alpha = lowers[k], texts[k].isalpha()
@@ -731,7 +736,7 @@ def _modifies_another_noun(
         return False  # 'TSPAN4 immunofluorescence', 'CD63 western blotting': the thing detected
     if following:
         return True  # 'OT-I CD8+ T cells', 'TSPAN4-GFP L929 cells': it qualifies the next one
-    if linked == 0 and _looks_like_a_verb(head):
+    if linked == 0 and (_looks_like_a_verb(head) or head in AUXILIARIES or head in MODALS):
         return False  # 'Tspan9 produced fewer MLVs': a predicate follows, not a head noun
     classes = (*CUE_CLASSES_BY_KIND.get(entity.mention.kind, ()), "effect")
     return not _cue_class(head, classes) or linked > 0
@@ -848,19 +853,54 @@ def _coordinated(doc: Doc, clause: _Clause, a: SpanMention, b: SpanMention) -> b
     )
 
 
+def _coordinated_cell_modifiers(
+    lowers: list[str], clause: _Clause, path: list[int], ev: _Participant
+) -> bool:
+    """'macrophage and fibroblast migrasomes': between the cell and the EV only 'and', 'or',
+    commas and the other cell types that modify it."""
+    if not path or path[-1] != ev.start - 1:
+        return False
+    for i in path:
+        other = clause.mention_at.get(i)
+        if other is None and lowers[i] not in {"and", "or", ","}:
+            return False
+        if other is not None and other.kind != "cell_type":
+            return False
+    return clause.mention_at.get(ev.start - 1) is not None
+
+
+def _perturbs_another(doc: Doc, clause: _Clause, entity: _Participant, i: int) -> bool:
+    """Whether the word at ``i`` is a perturbation of another molecule, not one coordinated
+    with the entity: 'depletion of the ESCRT-III subunit CHMP4B'."""
+    lowers = token_lowers(doc)
+    if lowers[i] not in PERTURBATION_WORDS or i + 1 >= clause.end or lowers[i + 1] != "of":
+        return False
+    for j in range(i + 2, min(i + 6, clause.end)):
+        other = clause.mention_at.get(j)
+        if other is not None:
+            return (
+                other is not entity.mention
+                and other.kind in MOLECULAR_KINDS
+                and not _coordinated(doc, clause, entity.mention, other)
+            )
+    return False
+
+
 def _says_colocalised(lowers: list[str], i: int) -> bool:
     """'co-localised with CD63 in migrasomes': both molecules mark the EV."""
     return lowers[i].startswith("coloc") or (i > 1 and lowers[i - 2 : i] == ["co", "-"])
 
 
-def _cue_allowed(word: str, i: int, entity: _Participant, ev: _Participant) -> bool:
+def _cue_allowed(word: str, after_cue: str, i: int, entity: _Participant, ev: _Participant) -> bool:
     """Prepositions link only the mention right next to them ('in podocytes',
     'enriched on migrasomes'), never a word three phrases away. ``word`` is the cue,
     lower case, at token index ``i``."""
     if word in CONSTRUCT_TAGS:
         return entity.end <= i <= entity.end + 1  # 'TSPAN4-GFP' labels only TSPAN4
-    if word in FORMATION_NOUNS and (i == ev.end or ev.start - 2 <= i < ev.start):
-        return False  # 'migrasome release' names the formation, not a cargo's release
+    if word in FORMATION_NOUNS and (i == ev.end or (i == ev.start - 2 and after_cue == "of")):
+        # 'migrasome release', 'the release of migrasomes' name the formation, not a
+        # cargo's release; in 'did not release migrasomes' the word is the verb
+        return False
     if word not in ADJACENT_ONLY_CUES:
         return True
     near_entity = entity.start - 3 <= i < entity.start or entity.end <= i < entity.end + 1
@@ -934,6 +974,12 @@ def _link(doc: Doc, clause: _Clause, entity: _Participant, ev: _Participant) -> 
         return None
     mention_at = clause.mention_at
     texts, lowers = token_texts(doc), token_lowers(doc)
+    if kind == "cell_type" and (
+        entity.end == ev.start or _coordinated_cell_modifiers(lowers, clause, path, ev)
+    ):
+        # 'neutrophil migrasomes', 'absent from macrophage and DC migrasomes': the cell
+        # modifies the EV, whatever word stands before it
+        return _Link(ev, "", "producer", 0.1 * len(path))
     content = [
         i
         for i in path
@@ -1001,10 +1047,21 @@ def _link(doc: Doc, clause: _Clause, entity: _Participant, ev: _Participant) -> 
             and detector.kind == "method"
         ):
             found = "marker"  # 'western blotting for TSPAN4', 'immunofluorescence for CPQ'
-        if not found or not _cue_allowed(word, i, entity, ev):
+        after_cue = lowers[i + 1] if i + 1 < len(lowers) else ""
+        if not found or not _cue_allowed(word, after_cue, i, entity, ev):
             continue
-        if word.startswith("expos") and i + 1 < clause.end and lowers[i + 1] == "to":
+        if word.startswith("expos") and after_cue == "to":
             continue  # 'cells exposed to TNF': a treatment, not a surface mark
+        if word.startswith(MARKER_CUES_BEFORE_TO) and after_cue != "to":
+            continue  # 'restricted to migrasomes' places X; 'restricted their formation' does not
+        if word == "specific" and texts[i - 1] in COMPOUND_JOINERS and ev.end != i - 1:
+            continue  # 'its neutrophil-specific deletion' says where, not what marks
+        if entity_first and in_path and _perturbs_another(doc, clause, entity, i):
+            if any(
+                w in PERTURBATION_WORDS for w in lowers[max(0, entity.start - 4) : entity.start]
+            ):
+                continue  # 'neither depletion of A nor knockdown of B altered…': both claim
+            break  # 'cells expressing Tspan4-GFP, depletion of CHMP4B did not…': CHMP4B's
         if past_other and found in {"cargo", "marker"}:
             break  # 'filipin staining showed that cholesterol was concentrated in migrasomes'
         if (
@@ -1034,10 +1091,7 @@ def _link(doc: Doc, clause: _Clause, entity: _Participant, ev: _Participant) -> 
             return None
         cue_class = "disease"
     elif not cue_class:
-        if kind == "cell_type" and entity.end == ev.start:
-            cue_class = "producer"  # 'neutrophil migrasomes'
-        else:
-            return None
+        return None
     score = len(content) + 0.1 * len(path) + (1.0 if cue_outside_path else 0.0)
     if ev.start > 0 and lowers[ev.start - 1] in OBLIQUE_BEFORE:
         score += 2.0
@@ -1108,6 +1162,11 @@ def _classifier(
     return classify
 
 
+def _modifies_ev(entity: _Participant, ev: _Participant) -> bool:
+    """'but not neutrophil migrasomes' still says that neutrophils make migrasomes."""
+    return entity.mention.kind == "cell_type" and entity.end == ev.start
+
+
 def _choose_links(
     doc: Doc,
     clause: _Clause,
@@ -1124,7 +1183,7 @@ def _choose_links(
         e
         for e in evs
         if e.mention.start not in clause.contrast_evs
-        and e.mention.start not in clause.negated_mentions
+        and (e.mention.start not in clause.negated_mentions or _modifies_ev(entity, e))
         and not (e.start < entity.end and entity.start < e.end and e.start != e.end)
     ]
     links = [link for e in candidates if (link := _link(doc, clause, entity, e)) is not None]
@@ -1244,12 +1303,20 @@ def _classify(
             return None  # 'inhibitors reduced migrasome number without slowing migration'
         return "function", f"performs:{link.cue}"
     if kind == "cell_type":
+        # A cell that modifies the EV ('to macrophage migrasomes') made it; otherwise the
+        # words between them and just before them say whether it received it.
         earlier = min(entity.start, ev.start)
-        path_words = [lowers[i] for i in _path(doc, entity, ev)]
-        path_words += lowers[max(clause.start, earlier - 6) : earlier]
-        if any(_stem_in(w, RECIPIENT_CUES) for w in path_words):
+        around = [*_path(doc, entity, ev), *range(max(clause.start, earlier - 6), earlier)]
+        if link.cue and any(
+            _stem_in(lowers[i], RECIPIENT_CUES)
+            # 'delivered to macrophages'; not 'macrophages failed to form them' or
+            # 'confined to migrasomes of fibroblast origin'
+            and (lowers[i] not in RECIPIENT_PREPOSITIONS or entity.start - 2 <= i < entity.start)
+            for i in around
+        ):
             return None
-        return "cell_type", f"produced_by:{link.cue}"
+        # a cell that modifies the EV ('neutrophil migrasomes') has no cue word
+        return "cell_type", f"produced_by:{link.cue}" if link.cue else "produced_by"
     if kind == "method":
         return "method", f"studied_by:{link.cue}"
     return None
@@ -1277,6 +1344,9 @@ def _names_a_time(lowers: list[str], ev: _Participant) -> bool:
     """'before migrasome nucleation', 'prior to migrasome formation': the EV dates a claim."""
     before = lowers[max(0, ev.start - 2) : ev.start]
     return bool(before) and (before[-1] in TIME_PREPOSITIONS or before == ["prior", "to"])
+
+
+RECIPIENT_PREPOSITIONS = frozenset({"to", "into", "toward", "towards"})
 
 
 def _compound_category(kind: str, between: list[str], entity_first: bool) -> tuple[str, str] | None:
@@ -1337,6 +1407,10 @@ def _negates_next_mention(doc: Doc, clause: _Clause, cue: int) -> bool:
 
 def _negated(doc: Doc, clause: _Clause, entity: _Participant, link: _Link, category: str) -> bool:
     ev = link.ev
+    if category == "cell_type" and link.cue in {"", "compound"}:
+        # 'absent from macrophage migrasomes', 'but not neutrophil migrasomes' deny
+        # nothing of the cells that made them
+        return False
     if entity.mention.start in clause.negated_mentions or (
         ev.mention.start in clause.negated_mentions and ev.start == ev.mention.start
     ):

@@ -421,3 +421,87 @@ def test_an_ev_named_as_a_time_or_in_a_relative_clause_is_not_the_place(
 )
 def test_colocalisation_and_fibre_length(reader: Any, text: str, expected: set) -> None:
     assert findings(reader, text) == expected
+
+
+NEUTROPHIL, MACROPHAGE, FIBROBLAST = "CL:0000775", "CL:0000235", "CL:0000057"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # cells that modify the EV, coordinated, and after a preposition of another verb
+        (
+            "CPQ was restricted to macrophage and fibroblast migrasomes.",
+            {
+                (M, "marker", "CPQ", False, False),
+                (M, "cell_type", MACROPHAGE, False, False),
+                (M, "cell_type", FIBROBLAST, False, False),
+            },
+        ),
+        # the marker is denied, the cells that made the migrasomes are not
+        (
+            "PIGK was absent from neutrophil and endothelial migrasomes.",
+            {
+                (M, "marker", "PIGK", True, False),
+                (M, "cell_type", NEUTROPHIL, False, False),
+                (M, "cell_type", "CL:0000115", False, False),
+            },
+        ),
+        (
+            "Exosomes, but not neutrophil migrasomes, carried CXCL12.",
+            {
+                (X, "cargo", "CXCL12", False, False),
+                (M, "cargo", "CXCL12", True, False),
+                (M, "cell_type", NEUTROPHIL, False, False),
+            },
+        ),
+        # a cell adjective names a cell type only where it modifies an EV
+        (
+            "NDST1 was confined to migrasomes of mesenchymal origin.",
+            {(M, "marker", "NDST1", False, False), (M, "cell_type", "CL:0008019", False, False)},
+        ),
+        ("Epithelial–mesenchymal transition promoted migrasome formation.", set()),
+        # a denied production
+        (
+            "Neutrophils did not release migrasomes.",
+            {(M, "cell_type", NEUTROPHIL, True, False)},
+        ),
+        (
+            "Macrophages failed to generate migrasomes.",
+            {(M, "cell_type", MACROPHAGE, True, False)},
+        ),
+        ("Migrasomes were delivered to macrophages.", set()),
+    ],
+)
+def test_cells_that_make_an_ev(reader: Any, text: str, expected: set) -> None:
+    assert findings(reader, text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # scispaCy cuts 'KB' (kilobases) off 'PI4KB'; the symbol is read whole
+        (
+            "Silencing of PI4KB reduced migrasome formation.",
+            {(M, "biogenesis", "PI4KB", False, False)},
+        ),
+        # '-specific' says where a deletion was made, not what marks the EV
+        (
+            "Inhibition of ROCK1 with Y-27632 or its macrophage-specific deletion abolished "
+            "migrasome release.",
+            {
+                (M, "biogenesis", "ROCK1", False, False),
+                (M, "biogenesis", "MINEMIG:y_27632", False, False),
+            },
+        ),
+        # a perturbation of another molecule is that molecule's claim
+        (
+            "In cells expressing Tspan4-GFP, depletion of CHMP4B did not change migrasome numbers.",
+            {(M, "biogenesis", "CHMP4B", True, False)},
+        ),
+    ],
+)
+def test_perturbations_are_claims_of_the_molecule_they_name(
+    reader: Any, text: str, expected: set
+) -> None:
+    assert findings(reader, text) == expected

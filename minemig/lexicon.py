@@ -1034,7 +1034,16 @@ ANAPHORA = (
     ("they",),
     ("them",),
     ("their",),
+    *(
+        (determiner, noun)
+        for determiner in ("these", "such", "the")
+        for noun in ("fibers", "fibres", "fibrils")
+    ),
 )
+# Phrases above that can stand only for one EV type: 'these fibres' are retraction fibres.
+TYPED_ANAPHORA = {
+    phrase: "EV:retraction_fiber" for phrase in ANAPHORA if phrase[-1].startswith("fib")
+}
 # Words without which a sentence cannot speak of an EV it does not name: the last word of
 # each phrase above, and the nouns that stand for one after a marker ('TSPAN4-positive
 # vesicles'). A sentence with neither these nor an EV name can hold no finding.

@@ -51,6 +51,7 @@ from minemig.lexicon import (
     SUBJECT_CARRYING_STARTS,
     TIME_PREPOSITIONS,
     TRANSPARENT_HEADS,
+    TYPED_ANAPHORA,
 )
 from minemig.mentions import (
     BY_START,
@@ -255,10 +256,15 @@ def _after_preposition(doc: Doc, mention: SpanMention) -> bool:
     return k >= 0 and lowers[k] in PREPOSITIONS_BEFORE_OBJECT
 
 
-def _antecedent(earlier_in_sentence: list[SpanMention], previous_evs: list[SpanMention]) -> str:
+def _antecedent(
+    earlier_in_sentence: list[SpanMention], previous_evs: list[SpanMention], noun: str
+) -> str:
     """The EV a 'these vesicles' points back to: the last one named, preferring a specific
-    type over the generic 'EVs' named alongside it."""
+    type over the generic 'EVs' named alongside it. Retraction fibres are no vesicles:
+    only 'these structures' may stand for them."""
     for pool in (earlier_in_sentence, previous_evs[-4:]):
+        if not noun.startswith("structure"):
+            pool = [m for m in pool if m.entity_id != "EV:retraction_fiber"]
         if not pool:
             continue
         specific = [m for m in pool if m.entity_id != "EV:extracellular_vesicle"]
@@ -307,7 +313,7 @@ def _resolve_anaphora(
             linked += 1
         if not linked or k >= sentence.end or lowers[k] not in EV_STAND_INS or k in occupied:
             continue
-        target = _antecedent([e for e in sentence_evs if e.end <= m.start], previous_evs)
+        target = _antecedent([e for e in sentence_evs if e.end <= m.start], previous_evs, lowers[k])
         if target:
             add(k, k + 1, target)
     # Lower-cased words once per sentence: building spans per token and phrase was the
@@ -331,8 +337,11 @@ def _resolve_anaphora(
                 if heads and i - heads[-1].end <= 6 and lowers[i] == "their":
                     break  # 'migrasomes ... their growth': the named EV already says it
                 target = heads[-1].entity_id if heads else previous_subject
+            elif phrase in TYPED_ANAPHORA:
+                named = {e.entity_id for e in [*before, *previous_evs[-4:]]}
+                target = TYPED_ANAPHORA[phrase] if TYPED_ANAPHORA[phrase] in named else ""
             else:
-                target = _antecedent(before, previous_evs)
+                target = _antecedent(before, previous_evs, phrase[-1])
             if target:
                 add(i, end, target)
                 i = end - 1

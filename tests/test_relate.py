@@ -148,6 +148,21 @@ def test_these_vesicles_refer_to_the_ev_named_before(reader: Any) -> None:
     }
 
 
+def test_these_fibres_are_retraction_fibres_and_no_vesicles_are(reader: Any) -> None:
+    text = (
+        "Migrasomes grow at the tips of retraction fibres. Depletion of PIGK shortened these "
+        "fibres, and CPQ was enriched in these vesicles."
+    )
+    assert findings(reader, text) == {
+        (R, "biogenesis", "PIGK", False, False),
+        (M, "marker", "CPQ", False, False),
+    }
+    # without fibres named before, 'these fibres' stand for nothing
+    assert findings(reader, "Migrasomes carry mRNA. PIGK was enriched on these fibres.") == {
+        (M, "cargo", "MINEMIG:mrna", False, False)
+    }
+
+
 def test_a_background_sentence_about_exosomes_gives_no_migrasome_finding(reader: Any) -> None:
     text = "Exosomes carry CD63 and CD81. Here we show that migrasomes are enriched in NDST1."
     found = findings(reader, text)

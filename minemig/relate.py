@@ -498,7 +498,9 @@ def _sentence_findings(
             category, predicate = decided
             if clause.speculative is None:
                 clause.speculative = _speculative(doc, clause, sentence)
-            speculative = clause.speculative
+            # 'may be restricted to neutrophil migrasomes' hedges the restriction, not
+            # that neutrophils make migrasomes
+            speculative = clause.speculative and not _names_its_maker(links[0], category)
             for link in links:
                 negated = _negated(doc, clause, entity, link, category)
                 m = entity.mention
@@ -1414,9 +1416,14 @@ def _negates_next_mention(doc: Doc, clause: _Clause, cue: int) -> bool:
     return any(m.start == k for m in clause.mentions)
 
 
+def _names_its_maker(link: _Link, category: str) -> bool:
+    """A cell named inside the EV's noun phrase: 'neutrophil(-derived) migrasomes'."""
+    return category == "cell_type" and link.cue in {"", "compound"}
+
+
 def _negated(doc: Doc, clause: _Clause, entity: _Participant, link: _Link, category: str) -> bool:
     ev = link.ev
-    if category == "cell_type" and link.cue in {"", "compound"}:
+    if _names_its_maker(link, category):
         # 'absent from macrophage migrasomes', 'but not neutrophil migrasomes' deny
         # nothing of the cells that made them
         return False

@@ -470,6 +470,11 @@ NEUTROPHIL, MACROPHAGE, FIBROBLAST = "CL:0000775", "CL:0000235", "CL:0000057"
                 (M, "cell_type", NEUTROPHIL, False, False),
             },
         ),
+        # the hedge is of the restriction, not of who made the migrasomes
+        (
+            "CPQ may be restricted to neutrophil-derived migrasomes.",
+            {(M, "marker", "CPQ", False, True), (M, "cell_type", NEUTROPHIL, False, False)},
+        ),
         # a cell adjective names a cell type only where it modifies an EV
         (
             "NDST1 was confined to migrasomes of mesenchymal origin.",

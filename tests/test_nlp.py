@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from minemig.nlp import CONFIG_PATH, article_text
+from minemig.nlp import CONFIG_PATH, RULE_SOURCES, article_text, rules_version, versioned_rules
 
 
 @pytest.mark.parametrize(
@@ -82,7 +83,27 @@ def test_the_pipeline_is_the_one_config_cfg_describes(reader: Any) -> None:
         "minemig_findings",
     ]
     assert "minemig.scispacy_tokenizer.v1" in CONFIG_PATH.read_text()
-    assert reader.version.startswith("minemig.clause_rules.v1+gazetteer.")
+    assert reader.version.startswith(rules_version() + "+gazetteer.")
+
+
+def test_the_rules_version_follows_the_source_of_the_rules(tmp_path: Path) -> None:
+    rules = tmp_path / "relate.py"
+    rules.write_text("NEGATION_WORDS = {'not'}\n")
+    before = versioned_rules((rules, CONFIG_PATH))
+    rules.write_text("NEGATION_WORDS = {'not', 'never'}\n")
+    after = versioned_rules((rules, CONFIG_PATH))
+    assert before != after
+    assert before.startswith("minemig.clause_rules.v1.") and after.startswith(
+        "minemig.clause_rules.v1."
+    )
+    # the shipped rules are all fingerprinted, the configuration included
+    assert rules_version() == versioned_rules(RULE_SOURCES)
+    assert {p.name for p in RULE_SOURCES} >= {
+        "relate.py",
+        "mentions.py",
+        "lexicon.py",
+        "config.cfg",
+    }
 
 
 def test_factories_are_found_through_entry_points_without_importing_minemig() -> None:

@@ -7,6 +7,7 @@ into findings; nothing here does I/O beyond loading the pipeline's own data.
 from __future__ import annotations
 
 import gc
+import hashlib
 import logging
 import multiprocessing
 import os
@@ -17,6 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +27,13 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.util import load_config, load_model_from_config
 
+from minemig import lexicon, mentions, relate, sizes
 from minemig.errors import ConfigError, MinemigError
 from minemig.gazetteer import Gazetteer
 from minemig.models import Article, Finding
-from minemig.nlp import components as _components  # noqa: F401  registers the factories
+from minemig.nlp import components as _components  # registers the factories, and is a rule
 from minemig.nlp import tokenizer as _tokenizer
+from minemig.nlp import vocabulary as _vocabulary
 from minemig.nlp.components import PMID_KEY
 from minemig.nlp.gazetteer_patterns import cached_gazetteer
 from minemig.relate import RULES_VERSION
@@ -46,8 +50,33 @@ KNOWN_MODELS = (
 )
 OUR_COMPONENTS = ("abbreviation_detector", "entity_ruler", "minemig_mentions", "minemig_findings")
 
+# Everything that turns a text into findings besides the gazetteer, the model and the
+# vocabularies (versioned on their own): findings stored by other rules are read again.
+RULE_SOURCES = (
+    *(
+        Path(str(module.__file__))
+        for module in (relate, mentions, lexicon, sizes, _tokenizer, _components, _vocabulary)
+    ),
+    CONFIG_PATH,
+)
+
 log = logging.getLogger("minemig")
 _said_rules_only = False
+
+
+@cache
+def rules_version() -> str:
+    """The rules' name and a fingerprint of their source (:data:`RULE_SOURCES`): an upgrade
+    that changes how text is read changes the pipeline version, so nothing stored by the old
+    rules is kept."""
+    return versioned_rules(RULE_SOURCES)
+
+
+def versioned_rules(sources: Iterable[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in sources:
+        digest.update(path.read_bytes())
+    return f"{RULES_VERSION}.{digest.hexdigest()[:12]}"
 
 
 def article_text(article: Article) -> str:
@@ -156,7 +185,7 @@ class Reader:
     @property
     def version(self) -> str:
         model = self.model.replace("/", "_") if self.model else "none"
-        version = f"{RULES_VERSION}+gazetteer.{self.gazetteer.version}+model.{model}"
+        version = f"{rules_version()}+gazetteer.{self.gazetteer.version}+model.{model}"
         vocabularies = self.vocabularies
         return f"{version}+vocab.{vocabularies.version}" if vocabularies else version
 

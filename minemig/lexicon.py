@@ -10,6 +10,8 @@ from __future__ import annotations
 # The cue nearest to the entity on the way to the EV decides the relation: "MDVs were
 # positive for CD63 and carried EGFR" makes CD63 a marker and EGFR cargo.
 
+# Marker cues that speak of a place only when "to" follows: 'restricted to migrasomes'.
+MARKER_CUES_BEFORE_TO = ("restrict", "confin")
 MARKER_CUES = (
     "marker",
     "biomarker",
@@ -69,13 +71,10 @@ MARKER_CUES = (
     "coloc",
     "puncta",
     "punctate",
-    "restrict",
-    "confin",
+    *MARKER_CUES_BEFORE_TO,
     "+",
     "on",
 )
-# Marker cues that speak of a place only when "to" follows: 'restricted to migrasomes'.
-MARKER_CUES_BEFORE_TO = ("restrict", "confin")
 CARGO_CUES = (
     "contain",
     "carr",
@@ -1040,10 +1039,10 @@ ANAPHORA = (
         for noun in ("fibers", "fibres", "fibrils")
     ),
 )
-# Phrases above that can stand only for one EV type: 'these fibres' are retraction fibres.
-TYPED_ANAPHORA = {
-    phrase: "EV:retraction_fiber" for phrase in ANAPHORA if phrase[-1].startswith("fib")
-}
+# The EV type that is a fibre, not a vesicle: only 'these fibres' (or 'structures') may
+# stand for it, and 'these fibres' for nothing else.
+FIBRE_EV_TYPE = "EV:retraction_fiber"
+TYPED_ANAPHORA = {phrase: FIBRE_EV_TYPE for phrase in ANAPHORA if phrase[-1].startswith("fib")}
 # Words without which a sentence cannot speak of an EV it does not name: the last word of
 # each phrase above, and the nouns that stand for one after a marker ('TSPAN4-positive
 # vesicles'). A sentence with neither these nor an EV name can hold no finding.

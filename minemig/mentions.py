@@ -311,11 +311,11 @@ class _Occupancy:
         ):
             self.replace(inside, mention)
 
-    def at(self, index: int) -> SpanMention:
-        return next(m for m in self.mentions if m.start <= index < m.end)
-
     def covering(self, index: int) -> SpanMention | None:
-        return self.at(index) if index in self.tokens else None
+        """The mention that takes the token ``index``, if any."""
+        if index not in self.tokens:
+            return None
+        return next(m for m in self.mentions if m.start <= index < m.end)
 
     def replace(self, old: Iterable[SpanMention], new: SpanMention) -> None:
         for mention in old:
@@ -802,8 +802,8 @@ def _name_start(
                 break
             first = k  # 'high-content': the word before the hyphen is read next
             continue
-        if k in taken.tokens:
-            inside = taken.at(k)
+        inside = taken.covering(k)
+        if inside is not None:
             singular = not lower.endswith("s") or lower.endswith("ss")
             if kind == "function" and inside.kind == "cell_type" and singular:
                 taken_in.append(inside)  # 'T cell activation'; not 'stem cells transfer'

@@ -31,6 +31,7 @@ from minemig.lexicon import (
     DISEASE_CUES,
     EFFECT_CUES,
     EV_STAND_INS,
+    FIBRE_EV_TYPE,
     FORMATION_NOUNS,
     FORMATION_VERBS_OF_EV,
     FUNCTION_CUES,
@@ -264,7 +265,7 @@ def _antecedent(
     only 'these structures' may stand for them."""
     for pool in (earlier_in_sentence, previous_evs[-4:]):
         if not noun.startswith("structure"):
-            pool = [m for m in pool if m.entity_id != "EV:retraction_fiber"]
+            pool = [m for m in pool if m.entity_id != FIBRE_EV_TYPE]
         if not pool:
             continue
         specific = [m for m in pool if m.entity_id != "EV:extracellular_vesicle"]
@@ -1205,6 +1206,7 @@ def _choose_links(
     chosen = [best]
     if entity.mention.kind == "size":
         return chosen  # each EV of 'exosomes (30–150 nm) and exomeres (35 nm)' has its own
+    lowers = token_lowers(doc)
     for other in evs:
         if other is best.ev or other.mention.entity_id == best.ev.mention.entity_id:
             continue
@@ -1215,7 +1217,7 @@ def _choose_links(
             continue
         between = _path(doc, best.ev, other)
         if len(between) <= 3 and all(
-            token_lowers(doc)[i] in {"and", "or", ",", "as", "well", "both"} for i in between
+            lowers[i] in {"and", "or", ",", "as", "well", "both"} for i in between
         ):
             chosen.append(_Link(other, best.cue, best.cue_class, best.score))
     return chosen

@@ -671,11 +671,10 @@ def _cell_adjectives(
                 continue
             k = i + 1
             while k + 1 < end and lowers[k] in {"and", "or", ","}:
-                k += 1  # 'epithelial and fibroblast migrasomes': past the coordinated cell
-                held = taken.covering(k)
-                if held is None or held.kind != "cell_type":
-                    break
-                k = held.end
+                coordinated = taken.covering(k + 1)
+                if coordinated is None or coordinated.kind != "cell_type":
+                    break  # 'endothelial and migrasome membranes': no cell type is listed
+                k = coordinated.end  # 'epithelial and fibroblast migrasomes'
             held = taken.covering(k)
             if lowers[k] in {"origin", "origins"} or (held is not None and held.kind == "ev_type"):
                 found = gazetteer.get(concept)

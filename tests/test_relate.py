@@ -481,6 +481,11 @@ NEUTROPHIL, MACROPHAGE, FIBROBLAST = "CL:0000775", "CL:0000235", "CL:0000057"
             {(M, "marker", "NDST1", False, False), (M, "cell_type", "CL:0008019", False, False)},
         ),
         ("Epithelial–mesenchymal transition promoted migrasome formation.", set()),
+        # coordinated with the EV itself, not with another cell type
+        (
+            "PIGK and CPQ were compared in endothelial and migrasome fractions.",
+            set(),
+        ),
         # a denied production
         (
             "Neutrophils did not release migrasomes.",

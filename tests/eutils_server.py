@@ -551,7 +551,9 @@ class _Handler(BaseHTTPRequestHandler):
             if fault is not None and fault.kind == "truncated":
                 cut = body[: len(body) // 2]
                 announced = len(cut) if fault.honest_length else len(body)
-                self._send(status, content_type, cut, length=announced)
+                # Announce the close, as a real server does: a client that reused this
+                # connection for its next request would meet a reset no test asked for.
+                self._send(status, content_type, cut, length=announced, closing=True)
                 self.close_connection = True
             else:
                 self._send(status, content_type, body)
@@ -564,11 +566,14 @@ class _Handler(BaseHTTPRequestHandler):
         *,
         length: int | None = None,
         retry_after: str | None = None,
+        closing: bool = False,
     ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body) if length is None else length))
         if retry_after is not None:
             self.send_header("Retry-After", retry_after)
+        if closing:
+            self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(body)
